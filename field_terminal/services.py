@@ -1,0 +1,190 @@
+"""Writes about casualties: report, triage, vitals, waveforms, notes, media, status changes."""
+
+from datetime import datetime
+
+from django.contrib.gis.geos import Point
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from command_center.models import MassEvent
+from field_terminal.lifecycles import CASUALTY_LIFECYCLE
+from field_terminal.models import (
+    Casualty,
+    CasualtyMedia,
+    CasualtyNote,
+    CasualtyStatusChange,
+    TriageAssessment,
+    VitalSigns,
+    WaveformSegment,
+)
+from field_terminal.schemas import VITAL_FIELDS, CasualtyReport, TriageUpdate, Vitals, Waveform
+from hub.errors import Conflict, Forbidden
+from hub.journal import StoredMessage, journal_append
+from hub.models import MediaFile, Terminal
+
+# Triage closes once the receiving hospital has the patient or the patient has died.
+TRIAGE_CLOSED_STATUSES = ("handed_over", "deceased")
+
+
+def casualty_status_change(
+    *, casualty: Casualty, to_status: str, changed_by: str, reason: str = ""
+) -> None:
+    """Move a casualty along its lifecycle, keep the history and tell the event's picture.
+
+    The caller holds the casualty row lock (select_for_update) inside its transaction.
+    """
+    CASUALTY_LIFECYCLE.check(casualty.status, to_status)
+    now = timezone.now()
+    CasualtyStatusChange.objects.create(
+        casualty=casualty, from_status=casualty.status, to_status=to_status,
+        changed_by=changed_by, changed_at=now, reason=reason,
+    )
+    previous = casualty.status
+    casualty.status = to_status
+    casualty.status_changed_at = now
+    casualty.save(update_fields=["status", "status_changed_at"])
+    journal_append(
+        topic=f"event:{casualty.event.slug}",
+        type="casualty.status",
+        data={"casualty": str(casualty.pk), "from": previous, "to": to_status,
+              **({"reason": reason} if reason else {})},
+        terminal=None,
+    )
+
+
+def _queue_status_for(category: str) -> str:
+    return "reported" if category == "black" else "awaiting_transport"
+
+
+def casualty_report(
+    *, terminal: Terminal, event_slug: str, client_id: str, payload: CasualtyReport
+) -> StoredMessage:
+    event = MassEvent.objects.get(slug=event_slug)
+    now = timezone.now()
+    with transaction.atomic():
+        if Casualty.objects.filter(pk=payload.casualty).exists():
+            raise Conflict(f"data.casualty: {payload.casualty} is already reported")
+        try:
+            with transaction.atomic():
+                casualty = Casualty.objects.create(
+                    id=payload.casualty, event=event, tag=payload.tag or "",
+                    location=Point(payload.location.lon, payload.location.lat, srid=4326),
+                    category=payload.category, triage_method=payload.method,
+                    age_group=payload.age_group or "", sex=payload.sex or "",
+                    complaint=payload.complaint or "", needs=payload.needs or [],
+                    status=CASUALTY_LIFECYCLE.initial, reported_by=terminal,
+                    reported_at=now, status_changed_at=now,
+                )
+        except IntegrityError:
+            # Another terminal reported the same uuid in the same instant.
+            raise Conflict(f"data.casualty: {payload.casualty} is already reported") from None
+        CasualtyStatusChange.objects.create(
+            casualty=casualty, from_status="", to_status=casualty.status,
+            changed_by=terminal.name, changed_at=now,
+        )
+        TriageAssessment.objects.create(
+            casualty=casualty, category=payload.category, method=payload.method,
+            assessed_by=terminal.name, assessed_at=now,
+        )
+        message = journal_append(
+            topic=event.topic, type="casualty.report", data=payload.wire(),
+            terminal=terminal, client_id=client_id,
+        )
+        casualty.event = event
+        if payload.category != "black":
+            casualty_status_change(
+                casualty=casualty, to_status="awaiting_transport", changed_by="hub"
+            )
+    return message
+
+
+def _locked_casualty(casualty_id: str) -> Casualty:
+    return Casualty.objects.select_for_update().select_related("event").get(pk=casualty_id)
+
+
+def casualty_triage_update(
+    *, terminal: Terminal, casualty_id: str, client_id: str, payload: TriageUpdate
+) -> StoredMessage:
+    with transaction.atomic():
+        casualty = _locked_casualty(casualty_id)
+        if casualty.status in TRIAGE_CLOSED_STATUSES:
+            raise Conflict(f"casualty status: triage is closed in state '{casualty.status}'")
+        previous = casualty.category
+        TriageAssessment.objects.create(
+            casualty=casualty, category=payload.category, method=payload.method,
+            reason=payload.reason or "", assessed_by=terminal.name,
+            assessed_at=timezone.now(),
+        )
+        casualty.category = payload.category
+        casualty.triage_method = payload.method
+        casualty.save(update_fields=["category", "triage_method"])
+        message = journal_append(
+            topic=casualty.topic, type="triage.update", data=payload.wire(),
+            terminal=terminal, client_id=client_id,
+        )
+        journal_append(
+            topic=casualty.event.topic, type="triage.changed",
+            data={"casualty": str(casualty.pk), "from": previous, "to": payload.category,
+                  "method": payload.method, "by": terminal.name},
+            terminal=None,
+        )
+        if casualty.status in ("reported", "awaiting_transport"):
+            queue_status = _queue_status_for(payload.category)
+            if queue_status != casualty.status:
+                casualty_status_change(
+                    casualty=casualty, to_status=queue_status, changed_by=terminal.name,
+                    reason=f"re-triaged {previous} -> {payload.category}",
+                )
+    return message
+
+
+def vitals_record(
+    *, terminal: Terminal, casualty_id: str, client_id: str, payload: Vitals
+) -> StoredMessage:
+    with transaction.atomic():
+        message = journal_append(
+            topic=f"casualty:{casualty_id}", type="vitals", data=payload.wire(),
+            terminal=terminal, client_id=client_id,
+        )
+        VitalSigns.objects.create(
+            casualty_id=casualty_id, measured_at=payload.t, recorded_by=terminal.name,
+            journal_seq=message.seq, **{name: getattr(payload, name) for name in VITAL_FIELDS},
+        )
+    return message
+
+
+def waveform_record(
+    *, terminal: Terminal, casualty_id: str, client_id: str, payload: Waveform
+) -> StoredMessage:
+    with transaction.atomic():
+        message = journal_append(
+            topic=f"casualty:{casualty_id}", type="waveform", data=payload.wire(),
+            terminal=terminal, client_id=client_id,
+        )
+        WaveformSegment.objects.create(
+            casualty_id=casualty_id, signal=payload.signal, unit=payload.unit, t0=payload.t0,
+            hz=payload.hz, samples=payload.samples, recorded_by=terminal.name,
+            journal_seq=message.seq,
+        )
+    return message
+
+
+def casualty_note_add(
+    *, casualty_id: str, author: str, text: str, journal_seq: int, written_at: datetime
+) -> None:
+    CasualtyNote.objects.create(
+        casualty_id=casualty_id, text=text, author=author, written_at=written_at,
+        journal_seq=journal_seq,
+    )
+
+
+def casualty_media_attach(
+    *, casualty_id: str, media: MediaFile, caption: str, attached_by: str, journal_seq: int,
+    attached_at: datetime,
+) -> None:
+    if not Casualty.objects.filter(pk=casualty_id).exists():
+        raise Forbidden("topic: not readable")
+    CasualtyMedia.objects.create(
+        casualty_id=casualty_id, media=media, caption=caption, attached_by=attached_by,
+        attached_at=attached_at, journal_seq=journal_seq,
+    )

@@ -1,0 +1,370 @@
+"""`/ws/terminal/`: the one socket every terminal speaks PROTOCOL.md over.
+
+Thin on purpose: authenticate, parse, validate, check the rate, then hand the frame to the
+owning service in a database thread and answer with exactly one reply. Deliveries of stored
+messages (replay, live, gap filling) all pass one lock per socket and a per-topic cursor, so
+a subscriber sees each seq once and in order, whichever path brought it.
+"""
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import SyncToAsync
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+from django.utils import timezone
+
+from hub import permissions
+from hub.broadcast import bind_server_loop, group_for_topic
+from hub.errors import Forbidden, Invalid, ProtocolError, RateLimited
+from hub.journal import StoredMessage, apply_once
+from hub.lifecycle import IllegalTransition
+from hub.models import Terminal
+from hub.protocol import (
+    MESSAGE_TYPES,
+    Frame,
+    FrameError,
+    MessageType,
+    Submission,
+    frame_topic,
+    parse_frame,
+    topic_allowed_for,
+    validate_payload,
+)
+from hub.selectors import journal_find, journal_read, terminal_for_token, terminal_for_user
+from hub.services import audit_record, token_hash
+from hub.timefmt import iso_millis
+from hub.topics import TopicRef, parse_topic
+from hub.watch import watch_for_this_loop
+
+logger = logging.getLogger(__name__)
+
+REPLAY_BATCH = 500
+CLOSE_BAD_CREDENTIAL = 4401
+CLOSE_REVOKED = 4403
+
+
+class _PooledDatabaseCall(SyncToAsync):
+    """Database work in the shared thread pool, with Django's connection hygiene.
+
+    Channels' database_sync_to_async is thread-sensitive: every socket of the process would
+    queue behind one thread. Frames of different sockets are independent, so they may run in
+    parallel, each pool thread keeping its own persistent connection.
+    """
+
+    def thread_handler(self, loop: Any, *args: Any, **kwargs: Any) -> Any:
+        close_old_connections()
+        try:
+            return super().thread_handler(loop, *args, **kwargs)
+        finally:
+            close_old_connections()
+
+
+def in_database_thread(function: Any) -> Any:
+    return _PooledDatabaseCall(function, thread_sensitive=False)
+
+
+@dataclass
+class Subscription:
+    topic: str
+    last_seq: int
+
+
+class TokenBucket:
+    """PROTOCOL.md leaves the rate to the hub: a sustained rate with a burst on top."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.capacity = float(burst)
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+# Per terminal and per process, shared by that terminal's sockets in this process.
+_buckets: dict[int, TokenBucket] = {}
+
+
+def _bucket_for(terminal_id: int) -> TokenBucket:
+    bucket = _buckets.get(terminal_id)
+    if bucket is None:
+        bucket = TokenBucket(settings.HUB_RATE_LIMIT_PER_SECOND, settings.HUB_RATE_LIMIT_BURST)
+        _buckets[terminal_id] = bucket
+    return bucket
+
+
+def _submit(message_type: MessageType, submission: Submission) -> StoredMessage:
+    def apply() -> StoredMessage:
+        if not message_type.may_send(submission.terminal, submission.topic):
+            raise Forbidden(f"topic: {submission.terminal.kind} terminal "
+                            f"{submission.terminal.name} may not send {message_type.type} here")
+        return message_type.store(submission)
+
+    stored, _ = apply_once(terminal=submission.terminal, client_id=submission.client_id,
+                           apply=apply)
+    return stored
+
+
+def _subscribe_check(terminal: Terminal, topic: TopicRef) -> bool:
+    allowed = permissions.may_read(terminal, topic)
+    if allowed and topic.kind == "casualty":
+        audit_record(actor=terminal.name, action="casualty.subscribe", target=str(topic),
+                     detail={"kind": terminal.kind})
+    return allowed
+
+
+class TerminalConsumer(AsyncWebsocketConsumer):
+    terminal: Terminal | None
+    auth_token_hash: str | None
+
+    async def connect(self) -> None:
+        self.terminal = None
+        self.auth_token_hash = None
+        self.subscriptions: dict[str, Subscription] = {}
+        self.delivery_lock = asyncio.Lock()
+        bind_server_loop(asyncio.get_running_loop())
+        await self.accept()
+        self.hello_timer = asyncio.ensure_future(self._close_without_hello())
+
+    async def disconnect(self, code: int) -> None:
+        self.hello_timer.cancel()
+        watch_for_this_loop().unregister(self)
+        for topic in list(self.subscriptions):
+            await self._leave_group(topic)
+        self.subscriptions.clear()
+
+    async def _close_without_hello(self) -> None:
+        await asyncio.sleep(settings.HUB_HELLO_TIMEOUT_SECONDS)
+        if self.terminal is None:
+            await self.close(code=CLOSE_BAD_CREDENTIAL)
+
+    async def close_revoked(self) -> None:
+        await self.close(code=CLOSE_REVOKED)
+
+    # --- frames from the terminal ------------------------------------------------------------
+
+    async def send_json(self, frame: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+
+    async def send_error(self, frame_id: str | None, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "id": frame_id, "code": code, "message": message})
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None:
+            if self.terminal is None:
+                await self.close(code=CLOSE_BAD_CREDENTIAL)
+                return
+            await self.send_error(None, "invalid", "frame: binary frames are not accepted")
+            return
+        try:
+            frame = parse_frame(text_data)
+        except FrameError as error:
+            if self.terminal is None:
+                await self.close(code=CLOSE_BAD_CREDENTIAL)
+            else:
+                await self.send_error(error.frame_id, error.code, error.message)
+            return
+        if self.terminal is None:
+            await self._hello(frame)
+            return
+        try:
+            if not _bucket_for(self.terminal.pk).take():
+                raise RateLimited(f"frame: over {settings.HUB_RATE_LIMIT_PER_SECOND:g} frames/s; "
+                                  "send it again later with the same id")
+            await self._route(frame)
+        except ProtocolError as error:
+            await self.send_error(frame.id, error.code, error.message)
+        except IllegalTransition as error:
+            await self.send_error(frame.id, "conflict", str(error))
+        except ObjectDoesNotExist:
+            await self.send_error(frame.id, "forbidden", "topic: not readable by this terminal")
+        except (OperationalError, InterfaceError):
+            logger.warning("database unavailable for %s frame %s", frame.type, frame.id)
+            await self.send_error(frame.id, "unavailable",
+                                  "storage: unavailable; send it again later with the same id")
+        except DatabaseError:
+            logger.exception("database error on %s frame %s", frame.type, frame.id)
+            await self.send_error(frame.id, "unavailable",
+                                  "storage: the frame was not stored; send it again later")
+
+    async def _hello(self, frame: Frame) -> None:
+        if frame.type != "hello":
+            await self.close(code=CLOSE_BAD_CREDENTIAL)
+            return
+        data = frame.raw.get("data", {})
+        terminal: Terminal | None = None
+        try:
+            if isinstance(data, dict) and set(data) == {"token"} and isinstance(data["token"], str):
+                terminal = await in_database_thread(terminal_for_token)(token=data["token"])
+                if terminal is not None:
+                    self.auth_token_hash = token_hash(data["token"])
+            elif isinstance(data, dict) and not data and self.scope.get("hub.browser_origin"):
+                user = self.scope.get("user")
+                if user is not None and user.is_authenticated:
+                    terminal = await in_database_thread(terminal_for_user)(user_id=user.pk)
+        except DatabaseError:
+            logger.warning("database unavailable during hello")
+        if terminal is None:
+            await self.close(code=CLOSE_BAD_CREDENTIAL)
+            return
+        self.terminal = terminal
+        self.hello_timer.cancel()
+        watch_for_this_loop().register(self)
+        await self.send_json({
+            "type": "welcome",
+            "id": frame.id,
+            "data": {
+                "terminal": {
+                    "kind": terminal.kind,
+                    "name": terminal.name,
+                    "unit": terminal.unit.callsign if terminal.unit else None,
+                    "hospital": terminal.hospital.code if terminal.hospital else None,
+                },
+                "event": terminal.event.slug if terminal.event else None,
+                "server_time": iso_millis(timezone.now()),
+            },
+        })
+
+    async def _route(self, frame: Frame) -> None:
+        if frame.type == "hello":
+            raise Invalid("type: this connection already said hello")
+        if frame.type == "ping":
+            await self.send_json({"type": "pong", "id": frame.id,
+                                  "data": {"server_time": iso_millis(timezone.now())}})
+            return
+        topic = frame_topic(frame.raw)
+        if frame.type == "subscribe":
+            await self._subscribe(frame, topic)
+        elif frame.type == "unsubscribe":
+            await self._unsubscribe(frame, topic)
+        else:
+            await self._store(frame, MESSAGE_TYPES[frame.type], topic)
+
+    async def _store(self, frame: Frame, message_type: MessageType, topic: TopicRef) -> None:
+        assert self.terminal is not None
+        try:
+            topic_allowed_for(message_type, topic)
+            payload = validate_payload(message_type, frame.raw)
+        except Invalid:
+            # A frame already stored is acknowledged again whatever it now carries.
+            stored = await in_database_thread(journal_find)(terminal=self.terminal,
+                                                            client_id=frame.id)
+            if stored is None:
+                raise
+        else:
+            submission = Submission(terminal=self.terminal, topic=topic, client_id=frame.id,
+                                    payload=payload)
+            stored = await in_database_thread(_submit)(message_type, submission)
+        await self.send_json({"type": "ack", "id": frame.id, "topic": stored.topic,
+                              "seq": stored.seq})
+
+    # --- subscriptions -------------------------------------------------------------------------
+
+    async def _subscribe(self, frame: Frame, topic: TopicRef) -> None:
+        assert self.terminal is not None
+        since = frame.raw.get("since", 0)
+        if not isinstance(since, int) or isinstance(since, bool) or since < 0:
+            raise Invalid("since: must be an integer >= 0")
+        if not await in_database_thread(_subscribe_check)(self.terminal, topic):
+            raise Forbidden("topic: not readable by this terminal")
+        name = str(topic)
+        async with self.delivery_lock:
+            subscription = Subscription(topic=name, last_seq=since)
+            self.subscriptions[name] = subscription
+            # Join the live stream before reading the journal: whatever commits meanwhile
+            # arrives live and is dropped by seq if the replay already sent it.
+            await self._join_group(name)
+            try:
+                await self._deliver_from_journal(subscription, until_seq=None)
+            except DatabaseError:
+                self.subscriptions.pop(name, None)
+                await self._leave_group(name)
+                raise
+            last = subscription.last_seq
+        await self.send_json({"type": "ack", "id": frame.id, "topic": name, "seq": last})
+
+    async def _unsubscribe(self, frame: Frame, topic: TopicRef) -> None:
+        name = str(topic)
+        async with self.delivery_lock:
+            subscription = self.subscriptions.pop(name, None)
+        if subscription is not None:
+            await self._leave_group(name)
+        await self.send_json({"type": "ack", "id": frame.id, "topic": name,
+                              "seq": subscription.last_seq if subscription else 0})
+
+    async def _join_group(self, topic: str) -> None:
+        try:
+            await self.channel_layer.group_add(group_for_topic(topic), self.channel_name)
+        except Exception:
+            # Without the layer the watcher still brings this socket every message.
+            logger.warning("channel layer unavailable; %s is served by the watcher", topic)
+
+    async def _leave_group(self, topic: str) -> None:
+        try:
+            await self.channel_layer.group_discard(group_for_topic(topic), self.channel_name)
+        except Exception:
+            logger.warning("channel layer unavailable while leaving %s", topic)
+
+    async def _deliver_from_journal(self, subscription: Subscription,
+                                    until_seq: int | None) -> None:
+        """Send every stored message after the cursor (up to until_seq). Holds delivery_lock."""
+        while True:
+            batch = await in_database_thread(journal_read)(
+                topic=subscription.topic, after_seq=subscription.last_seq, limit=REPLAY_BATCH,
+                until_seq=until_seq,
+            )
+            for message in batch:
+                if message.seq == subscription.last_seq + 1:
+                    await self.send(text_data=message.frame_text())
+                    subscription.last_seq = message.seq
+            if len(batch) < REPLAY_BATCH:
+                return
+
+    async def catch_up(self, topic: str) -> None:
+        async with self.delivery_lock:
+            subscription = self.subscriptions.get(topic)
+            if subscription is not None:
+                await self._deliver_from_journal(subscription, until_seq=None)
+
+    # --- events from the channel layer ---------------------------------------------------------
+
+    async def journal_message(self, event: dict[str, Any]) -> None:
+        seq = int(event["seq"])
+        async with self.delivery_lock:
+            subscription = self.subscriptions.get(event["topic"])
+            if subscription is None or seq <= subscription.last_seq:
+                return
+            if seq > subscription.last_seq + 1:
+                # Something between was lost or overtaken: it is committed, so read it.
+                await self._deliver_from_journal(subscription, until_seq=seq - 1)
+            if seq == subscription.last_seq + 1:
+                await self.send(text_data=event["text"])
+                subscription.last_seq = seq
+
+    async def access_changed(self, event: dict[str, Any]) -> None:
+        topic = event["topic"]
+        if topic not in self.subscriptions or self.terminal is None:
+            return
+        still_allowed = await in_database_thread(permissions.may_read)(
+            self.terminal, parse_topic(topic)
+        )
+        if still_allowed:
+            return
+        async with self.delivery_lock:
+            self.subscriptions.pop(topic, None)
+        await self._leave_group(topic)
+        await self.send_json({"type": "subscription.ended", "topic": topic})

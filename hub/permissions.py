@@ -1,0 +1,179 @@
+"""Who may read and write which topic: PROTOCOL.md's Topics table, in one place.
+
+Every answer comes from the database at the moment of asking (a hospital reads a casualty only
+while a transport to it is accepted), so the consumer asks on every subscribe and every frame.
+A topic that does not exist is simply not readable: existence is not revealed.
+"""
+
+from django.db.models import Q
+
+from ambulance.models import Transport, Unit
+from command_center.models import MassEvent
+from field_terminal.models import Casualty
+from hospital_intake.models import Hospital
+from hub.models import Terminal, TerminalKind
+from hub.topics import TopicRef
+from teleconsult.models import Consult, ConsultParticipant
+
+# The crew keeps the record from assignment until the hospital has taken the handover.
+UNIT_HOLDS_CASUALTY = ("assigned", "on_scene", "departed", "arrived")
+
+
+def _command_scope_matches(terminal: Terminal, event_id: int | None) -> bool:
+    # A command terminal bound to an event commands that event; an unbound one (a regional
+    # centre) commands every event.
+    return terminal.event_id is None or terminal.event_id == event_id
+
+
+def casualty_readable_filter(terminal: Terminal) -> Q:
+    """Casualties this terminal may read, as a filter (used by the API and by the socket)."""
+    if terminal.kind == TerminalKind.COMMAND:
+        return Q() if terminal.event_id is None else Q(event_id=terminal.event_id)
+    if terminal.kind == TerminalKind.FIELD:
+        return Q(reported_by=terminal)
+    if terminal.kind == TerminalKind.AMBULANCE:
+        return Q(reported_by=terminal) | Q(
+            transports__unit_id=terminal.unit_id, transports__status__in=UNIT_HOLDS_CASUALTY
+        )
+    if terminal.kind == TerminalKind.HOSPITAL:
+        return Q(
+            transports__hospital_id=terminal.hospital_id,
+            transports__status__in=Transport.INBOUND_OR_AT_STATUSES,
+        )
+    if terminal.kind == TerminalKind.EXPERT:
+        return Q(
+            consults__participants__terminal=terminal,
+            consults__participants__left_at__isnull=True,
+        ) & ~Q(consults__status=Consult.Status.ENDED)
+    return Q(pk__in=[])
+
+
+def casualty_is_held_by_unit(casualty_id: str, unit_id: int | None) -> bool:
+    return unit_id is not None and Transport.objects.filter(
+        casualty_id=casualty_id, unit_id=unit_id, status__in=UNIT_HOLDS_CASUALTY
+    ).exists()
+
+
+def _may_read_casualty(terminal: Terminal, casualty_id: str) -> bool:
+    return (
+        Casualty.objects.filter(pk=casualty_id)
+        .filter(casualty_readable_filter(terminal))
+        .exists()
+    )
+
+
+def unit_readable_filter(terminal: Terminal) -> Q:
+    if terminal.kind == TerminalKind.COMMAND:
+        if terminal.event_id is None:
+            return Q()
+        return Q(event_id__isnull=True) | Q(event_id=terminal.event_id)
+    if terminal.kind == TerminalKind.AMBULANCE:
+        return Q(pk=terminal.unit_id)
+    if terminal.kind == TerminalKind.HOSPITAL:
+        return Q(
+            transports__hospital_id=terminal.hospital_id,
+            transports__status__in=Transport.ACTIVE_STATUSES,
+        )
+    return Q(pk__in=[])
+
+
+def _may_read_unit(terminal: Terminal, callsign: str) -> bool:
+    return Unit.objects.filter(callsign=callsign).filter(unit_readable_filter(terminal)).exists()
+
+
+def hospital_readable_filter(terminal: Terminal) -> Q:
+    if terminal.kind == TerminalKind.COMMAND:
+        return Q()
+    if terminal.kind == TerminalKind.HOSPITAL:
+        return Q(pk=terminal.hospital_id)
+    return Q(pk__in=[])
+
+
+def _may_read_hospital(terminal: Terminal, code: str) -> bool:
+    return Hospital.objects.filter(code=code).filter(hospital_readable_filter(terminal)).exists()
+
+
+def _may_read_consult(terminal: Terminal, consult_id: str) -> bool:
+    consult = Consult.objects.filter(pk=consult_id).select_related("casualty").first()
+    if consult is None:
+        return False
+    if terminal.kind == TerminalKind.COMMAND:
+        return _command_scope_matches(terminal, consult.casualty.event_id)
+    return ConsultParticipant.objects.filter(
+        consult=consult, terminal=terminal, left_at__isnull=True
+    ).exists()
+
+
+def _may_read_event(terminal: Terminal, slug: str) -> bool:
+    event = MassEvent.objects.filter(slug=slug).only("id").first()
+    return (
+        event is not None
+        and terminal.kind == TerminalKind.COMMAND
+        and _command_scope_matches(terminal, event.pk)
+    )
+
+
+def may_read(terminal: Terminal, topic: TopicRef) -> bool:
+    if topic.kind == "event":
+        return _may_read_event(terminal, topic.key)
+    if topic.kind == "casualty":
+        return _may_read_casualty(terminal, topic.key)
+    if topic.kind == "unit":
+        return _may_read_unit(terminal, topic.key)
+    if topic.kind == "hospital":
+        return _may_read_hospital(terminal, topic.key)
+    if topic.kind == "consult":
+        return _may_read_consult(terminal, topic.key)
+    if topic.kind == "terminal":
+        return terminal.name == topic.key
+    return False
+
+
+def may_write_casualty_record(terminal: Terminal, casualty_id: str) -> bool:
+    """Vitals and waveforms: the field terminal that reported it and the unit assigned to it."""
+    if terminal.kind == TerminalKind.FIELD:
+        return Casualty.objects.filter(pk=casualty_id, reported_by=terminal).exists()
+    if terminal.kind == TerminalKind.AMBULANCE:
+        return Casualty.objects.filter(
+            pk=casualty_id, reported_by=terminal
+        ).exists() or casualty_is_held_by_unit(casualty_id, terminal.unit_id)
+    return False
+
+
+def may_triage(terminal: Terminal, casualty_id: str) -> bool:
+    if terminal.kind == TerminalKind.COMMAND:
+        return _may_read_casualty(terminal, casualty_id)
+    return may_write_casualty_record(terminal, casualty_id)
+
+
+def may_report_in_event(terminal: Terminal, slug: str) -> bool:
+    if terminal.kind not in (TerminalKind.FIELD, TerminalKind.AMBULANCE, TerminalKind.COMMAND):
+        return False
+    event = MassEvent.objects.filter(slug=slug).only("id").first()
+    if event is None:
+        return False
+    if terminal.kind == TerminalKind.COMMAND:
+        return _command_scope_matches(terminal, event.pk)
+    return terminal.event_id == event.pk
+
+
+def may_publish_position(terminal: Terminal, callsign: str) -> bool:
+    return (
+        terminal.kind == TerminalKind.AMBULANCE
+        and Unit.objects.filter(pk=terminal.unit_id, callsign=callsign).exists()
+    )
+
+
+def may_change_unit_status(terminal: Terminal, callsign: str) -> bool:
+    if terminal.kind == TerminalKind.COMMAND:
+        return _may_read_unit(terminal, callsign)
+    return may_publish_position(terminal, callsign)
+
+
+def may_publish_capacity(terminal: Terminal, code: str) -> bool:
+    if terminal.kind == TerminalKind.COMMAND:
+        return Hospital.objects.filter(code=code).exists()
+    return (
+        terminal.kind == TerminalKind.HOSPITAL
+        and Hospital.objects.filter(pk=terminal.hospital_id, code=code).exists()
+    )

@@ -1,0 +1,260 @@
+"""The message types terminals may send, each declared once: payload, topic, senders, service.
+
+The consumer validates with these declarations, docs/protocol.md is generated from them
+(`manage.py protocol_reference`), and a test keeps the two equal.
+"""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from ambulance.schemas import Position, UnitStatus
+from ambulance.services import unit_position_record, unit_status_change
+from field_terminal.schemas import CasualtyReport, TriageUpdate, Vitals, Waveform
+from field_terminal.services import (
+    casualty_report,
+    casualty_triage_update,
+    vitals_record,
+    waveform_record,
+)
+from hospital_intake.schemas import Capacity
+from hospital_intake.services import hospital_capacity_update
+from hub import permissions
+from hub.errors import Invalid
+from hub.journal import StoredMessage
+from hub.models import Terminal
+from hub.payloads import Payload
+from hub.schemas import Media, Note
+from hub.services import media_share, note_post
+from hub.topics import TopicRef, parse_topic
+
+MAX_ID_LENGTH = 64
+CONTROL_TYPES = ("hello", "ping", "subscribe", "unsubscribe")
+HUB_ONLY_TYPES = (
+    "welcome", "pong", "ack", "error", "subscription.ended", "casualty.status",
+    "triage.changed", "unit.changed", "order.assigned", "transport.assigned",
+    "transport.cancelled",
+)
+
+
+@dataclass(frozen=True)
+class Submission:
+    terminal: Terminal
+    topic: TopicRef
+    client_id: str
+    payload: Any
+
+
+@dataclass(frozen=True)
+class MessageType:
+    type: str
+    payload: type[Payload]
+    topic_kinds: tuple[str, ...]
+    senders: str
+    summary: str
+    may_send: Callable[[Terminal, TopicRef], bool]
+    store: Callable[[Submission], StoredMessage]
+
+
+def _reader(terminal: Terminal, topic: TopicRef) -> bool:
+    return permissions.may_read(terminal, topic)
+
+
+MESSAGE_TYPES: dict[str, MessageType] = {
+    entry.type: entry
+    for entry in [
+        MessageType(
+            "casualty.report", CasualtyReport, ("event",),
+            "field, ambulance, command of the topic's event",
+            "Report a new casualty; creates the record and its topic.",
+            lambda t, topic: permissions.may_report_in_event(t, topic.key),
+            lambda s: casualty_report(
+                terminal=s.terminal, event_slug=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
+            ),
+        ),
+        MessageType(
+            "triage.update", TriageUpdate, ("casualty",),
+            "the reporting field terminal, the assigned unit, command",
+            "Re-triage: new category and method; the casualty queue follows.",
+            lambda t, topic: permissions.may_triage(t, topic.key),
+            lambda s: casualty_triage_update(
+                terminal=s.terminal, casualty_id=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
+            ),
+        ),
+        MessageType(
+            "vitals", Vitals, ("casualty",),
+            "the reporting field terminal, the assigned unit",
+            "One set of vital signs with the time of measurement.",
+            lambda t, topic: permissions.may_write_casualty_record(t, topic.key),
+            lambda s: vitals_record(
+                terminal=s.terminal, casualty_id=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
+            ),
+        ),
+        MessageType(
+            "waveform", Waveform, ("casualty",),
+            "the reporting field terminal, the assigned unit",
+            "A segment of a sampled signal (ECG, pleth, resp, CO2).",
+            lambda t, topic: permissions.may_write_casualty_record(t, topic.key),
+            lambda s: waveform_record(
+                terminal=s.terminal, casualty_id=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
+            ),
+        ),
+        MessageType(
+            "note", Note, ("event", "casualty", "unit", "hospital", "consult", "terminal"),
+            "any terminal that may read the topic",
+            "Free text; on a casualty it joins the record.",
+            _reader,
+            lambda s: note_post(
+                terminal=s.terminal, topic=s.topic, client_id=s.client_id, payload=s.payload
+            ),
+        ),
+        MessageType(
+            "media", Media, ("casualty", "consult"),
+            "any terminal that may read the topic (and uploaded the file)",
+            "Refers to a file uploaded with POST /api/v1/media/.",
+            _reader,
+            lambda s: media_share(
+                terminal=s.terminal, topic=s.topic, client_id=s.client_id, payload=s.payload
+            ),
+        ),
+        MessageType(
+            "position", Position, ("unit",),
+            "that unit's terminals",
+            "A position fix; moves the unit and joins its history.",
+            lambda t, topic: permissions.may_publish_position(t, topic.key),
+            lambda s: unit_position_record(
+                terminal=s.terminal, callsign=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
+            ),
+        ),
+        MessageType(
+            "unit.status", UnitStatus, ("unit",),
+            "that unit's terminals, command",
+            "A move along the unit lifecycle; illegal moves are `conflict`.",
+            lambda t, topic: permissions.may_change_unit_status(t, topic.key),
+            lambda s: unit_status_change(
+                terminal=s.terminal, callsign=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
+            ),
+        ),
+        MessageType(
+            "capacity", Capacity, ("hospital",),
+            "that hospital's terminals, command",
+            "Free beds by triage category and diversion.",
+            lambda t, topic: permissions.may_publish_capacity(t, topic.key),
+            lambda s: hospital_capacity_update(
+                terminal=s.terminal, code=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
+            ),
+        ),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Frame:
+    type: str
+    id: str
+    raw: dict[str, Any]
+
+
+class FrameError(Exception):
+    """A frame that cannot be processed; `frame_id` is its id when that id was valid."""
+
+    def __init__(self, code: str, message: str, frame_id: str | None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.frame_id = frame_id
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _valid_id(value: object) -> str | None:
+    if isinstance(value, str) and 1 <= len(value) <= MAX_ID_LENGTH:
+        return value
+    return None
+
+
+def parse_frame(text: str) -> Frame:
+    """The envelope: a JSON object with a known `type` and a valid `id`."""
+    try:
+        raw = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise FrameError("invalid", f"frame: not JSON ({exc})", None) from None
+    if not isinstance(raw, dict):
+        raise FrameError("invalid", "frame: must be a JSON object", None)
+    frame_id = _valid_id(raw.get("id"))
+    if "id" not in raw:
+        raise FrameError("invalid", "id: is required", None)
+    if frame_id is None:
+        raise FrameError("invalid", f"id: must be a string of 1..{MAX_ID_LENGTH} characters",
+                         None)
+    kind = raw.get("type")
+    if not isinstance(kind, str):
+        raise FrameError("invalid", "type: is required and must be a string", frame_id)
+    if kind not in MESSAGE_TYPES and kind not in CONTROL_TYPES:
+        raise FrameError("unknown_type", f"type: the hub does not accept '{kind[:64]}'", frame_id)
+    return Frame(type=kind, id=frame_id, raw=raw)
+
+
+def _null_path(value: Any, path: str) -> str | None:
+    if value is None:
+        return path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _null_path(item, f"{path}.{key}")
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _null_path(item, f"{path}.{index}")
+            if found:
+                return found
+    return None
+
+
+def describe_validation_error(error: ValidationError, prefix: str = "data") -> str:
+    first = error.errors(include_url=False)[0]
+    location = ".".join(str(part) for part in (prefix, *first["loc"]))
+    if first["type"] == "missing":
+        return f"{location}: is required"
+    if first["type"] == "extra_forbidden":
+        return f"{location}: is not a field of this message"
+    if first["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{location}: must be an object"
+    return f"{location}: {first['msg']}"
+
+
+def validate_payload(message_type: MessageType, raw: dict[str, Any]) -> Payload:
+    data = raw.get("data", {})
+    null_at = _null_path(data, "data")
+    if null_at is not None:
+        raise Invalid(f"{null_at}: null is not a value")
+    if not isinstance(data, dict):
+        raise Invalid("data: must be an object")
+    try:
+        return message_type.payload.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid(describe_validation_error(exc)) from None
+
+
+def frame_topic(raw: dict[str, Any]) -> TopicRef:
+    if "topic" not in raw:
+        raise Invalid("topic: is required")
+    return parse_topic(raw["topic"])
+
+
+def topic_allowed_for(message_type: MessageType, topic: TopicRef) -> None:
+    if topic.kind not in message_type.topic_kinds:
+        allowed = ", ".join(f"{kind}:" for kind in message_type.topic_kinds)
+        raise Invalid(f"topic: {message_type.type} goes to {allowed} topics")

@@ -1,0 +1,200 @@
+"""Settings for the hub, read from the environment (see README's configuration table)."""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+from hub.env import (
+    database_from_url,
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    redis_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+
+
+def _secret_key() -> str:
+    """SECRET_KEY, else the file SECRET_KEY_FILE names (made by deploy/bootstrap.sh)."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    key_file = Path(env_str("SECRET_KEY_FILE", str(BASE_DIR / "var" / "secret-key")))
+    if key_file.is_file():
+        return key_file.read_text().strip()
+    if DEBUG:
+        return "dev-only-insecure-key"
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is required when DEBUG is off: set it, or put one in {key_file}"
+    )
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+    "rest_framework",
+    "rest_framework_gis",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "hub",
+    "command_center",
+    "field_terminal",
+    "ambulance",
+    "hospital_intake",
+    "teleconsult",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "hub.urls"
+ASGI_APPLICATION = "hub.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "hub" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": database_from_url("DATABASE_URL", "postgis://postgres@127.0.0.1:5432/mcihub"),
+}
+# Consumers call the database from a thread pool; keeping each thread's connection open saves
+# a PostgreSQL handshake per frame, and health checks drop a connection that died with a restart.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["OPTIONS"] = {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 3)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Debian 12 ships GDAL 3.6. The hub builds geometries only from numbers and from its own
+# scenario GeoJSON, never from user-supplied spatial reference files, which W001 is about.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]
+
+REDIS_URL = redis_url("REDIS_URL", "redis://127.0.0.1:6379/0")
+# The journal in PostgreSQL is the source of truth and every consumer fills gaps from it, so the
+# layer only has to fan out fast: the pub/sub layer publishes once per message whatever the
+# number of subscribers, and redis-py re-subscribes by itself after a Redis restart.
+# socket_timeout=None: redis-py 8 defaults it to 5 s, which tears idle readers down
+# (channels_redis issue 422); keepalive and health checks find a dead connection instead.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_timeout": None,
+                    "socket_connect_timeout": 2,
+                    "socket_keepalive": True,
+                    "health_check_interval": 15,
+                }
+            ],
+            # Redis pub/sub ignores database numbers: the prefix keeps test hubs apart.
+            "prefix": env_str("HUB_CHANNEL_PREFIX", "mcihub"),
+        },
+    }
+}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = env_str("LANGUAGE_CODE", "zh-hans")
+LANGUAGES = [("zh-hans", _("简体中文")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = env_str("TIME_ZONE", "Asia/Shanghai")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
+STATICFILES_DIRS = [BASE_DIR / "node_modules"] if (BASE_DIR / "node_modules").is_dir() else []
+# WhiteNoise serves static files from Daphne itself; in DEBUG it reads the finders directly.
+WHITENOISE_USE_FINDERS = True
+MEDIA_URL = "media/"
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+MEDIA_MAX_BYTES = env_int("MEDIA_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+
+# Realtime protocol knobs (PROTOCOL.md leaves them to the hub; docs/protocol.md documents them).
+HUB_HELLO_TIMEOUT_SECONDS = env_float("HUB_HELLO_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+HUB_RATE_LIMIT_PER_SECOND = env_float("HUB_RATE_LIMIT_PER_SECOND", 60.0, minimum=30.0)
+HUB_RATE_LIMIT_BURST = env_int("HUB_RATE_LIMIT_BURST", 240, minimum=1)
+HUB_WATCH_INTERVAL_SECONDS = env_float("HUB_WATCH_INTERVAL_SECONDS", 1.0, minimum=0.05)
+HUB_SEND_QUEUE_LIMIT = env_int("HUB_SEND_QUEUE_LIMIT", 2000, minimum=10)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "hub.authentication.TerminalTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["hub.api_permissions.IsTerminal"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 200,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MCI dispatch hub API",
+    "DESCRIPTION": "REST side of the hub: map layers, records and media upload. "
+    "Realtime traffic uses the WebSocket terminal protocol (docs/protocol.md).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The hub runs where there is no internet: Swagger UI is served from the sidecar package.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}},
+}
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)

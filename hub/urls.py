@@ -1,0 +1,29 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from hub import api, views
+
+api_v1 = [
+    path("events/", api.EventList.as_view(), name="api-events"),
+    path("casualties/", api.CasualtyList.as_view(), name="api-casualties"),
+    path("casualties/<uuid:pk>/", api.CasualtyDetail.as_view(), name="api-casualty"),
+    path("units/", api.UnitList.as_view(), name="api-units"),
+    path("hospitals/", api.HospitalList.as_view(), name="api-hospitals"),
+    path("transports/", api.TransportList.as_view(), name="api-transports"),
+    path("media/", api.MediaUpload.as_view(), name="api-media-upload"),
+    path("media/<uuid:media_id>", api.MediaDownload.as_view(), name="api-media"),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(template_name="hub/login.html"), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]

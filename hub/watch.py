@@ -1,0 +1,84 @@
+"""One watcher per server process: the backstop that makes delivery and revocation self-healing.
+
+Live delivery rides on the channel layer, which may drop a message (Redis restarting, a
+publish that failed after commit). Once a second the watcher reads the journal head of every
+topic any local socket subscribes to, in one query, and has each socket that is behind catch
+up from the journal. In the same pass it closes sockets whose token was rotated or revoked
+(4403), so that works without Redis too.
+"""
+
+import asyncio
+import logging
+import weakref
+from typing import TYPE_CHECKING
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import DatabaseError
+
+from hub.selectors import terminal_credentials, topic_heads
+
+if TYPE_CHECKING:
+    from hub.consumers import TerminalConsumer
+
+logger = logging.getLogger(__name__)
+
+
+class SubscriptionWatch:
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.consumers: weakref.WeakSet[TerminalConsumer] = weakref.WeakSet()
+        self._task: asyncio.Task[None] | None = None
+
+    def register(self, consumer: "TerminalConsumer") -> None:
+        self.consumers.add(consumer)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def unregister(self, consumer: "TerminalConsumer") -> None:
+        self.consumers.discard(consumer)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await self.tick()
+            except DatabaseError:
+                logger.warning("watch pass skipped: database unavailable")
+            except Exception:
+                logger.exception("watch pass failed")
+
+    async def tick(self) -> None:
+        consumers = [c for c in list(self.consumers) if c.terminal is not None]
+        if not consumers:
+            return
+        topics = sorted({topic for c in consumers for topic in c.subscriptions})
+        terminal_ids = sorted({c.terminal.pk for c in consumers if c.terminal is not None})
+        heads, credentials = await database_sync_to_async(self._read)(topics, terminal_ids)
+        for consumer in consumers:
+            assert consumer.terminal is not None
+            token_hash, revoked = credentials.get(consumer.terminal.pk, (None, True))
+            if revoked or (consumer.auth_token_hash is not None
+                           and token_hash != consumer.auth_token_hash):
+                asyncio.ensure_future(consumer.close_revoked())
+                continue
+            for topic, subscription in list(consumer.subscriptions.items()):
+                if heads.get(topic, 0) > subscription.last_seq:
+                    asyncio.ensure_future(consumer.catch_up(topic))
+
+    @staticmethod
+    def _read(
+        topics: list[str], terminal_ids: list[int]
+    ) -> tuple[dict[str, int], dict[int, tuple[str | None, bool]]]:
+        heads = topic_heads(topics=topics) if topics else {}
+        return heads, terminal_credentials(terminal_ids=terminal_ids)
+
+
+_watches: dict[int, SubscriptionWatch] = {}
+
+
+def watch_for_this_loop() -> SubscriptionWatch:
+    loop_id = id(asyncio.get_running_loop())
+    if loop_id not in _watches:
+        _watches[loop_id] = SubscriptionWatch(settings.HUB_WATCH_INTERVAL_SECONDS)
+    return _watches[loop_id]

@@ -1,0 +1,15 @@
+from django.contrib import admin
+
+from teleconsult.models import Consult, ConsultParticipant
+
+
+class ParticipantInline(admin.TabularInline):
+    model = ConsultParticipant
+    extra = 0
+
+
+@admin.register(Consult)
+class ConsultAdmin(admin.ModelAdmin):
+    list_display = ["id", "casualty", "specialty", "urgency", "status", "requested_at"]
+    list_filter = ["status", "specialty", "urgency"]
+    inlines = [ParticipantInline]

@@ -1,0 +1,51 @@
+import uuid
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Consult(models.Model):
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("requested")
+        OFFERED = "offered", _("offered")
+        JOINED = "joined", _("joined")
+        ENDED = "ended", _("ended")
+
+    class Urgency(models.TextChoices):
+        IMMEDIATE = "immediate", _("immediate")
+        URGENT = "urgent", _("urgent")
+        ROUTINE = "routine", _("routine")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4)
+    casualty = models.ForeignKey(
+        "field_terminal.Casualty", on_delete=models.PROTECT, related_name="consults"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    urgency = models.CharField(max_length=16, choices=Urgency.choices, default=Urgency.URGENT)
+    specialty = models.CharField(max_length=32)
+    requested_by = models.ForeignKey(
+        "hub.Terminal", on_delete=models.PROTECT, related_name="requested_consults"
+    )
+    requested_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["status", "specialty"])]
+
+    @property
+    def topic(self) -> str:
+        return f"consult:{self.id}"
+
+
+class ConsultParticipant(models.Model):
+    consult = models.ForeignKey(Consult, on_delete=models.CASCADE, related_name="participants")
+    terminal = models.ForeignKey("hub.Terminal", on_delete=models.PROTECT, related_name="consults")
+    role = models.CharField(max_length=16)
+    joined_at = models.DateTimeField()
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["consult", "terminal"], name="one_seat_per_terminal")
+        ]

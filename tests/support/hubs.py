@@ -1,0 +1,90 @@
+"""Real Daphne processes serving the hub against the test database and a real Redis."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class DaphneProcess:
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/terminal/"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "DaphneProcess":
+        self.log_path = ROOT / "test-artifacts" / f"daphne-{self.port}.log"
+        self.log_path.parent.mkdir(exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hub.serve", "-b", "127.0.0.1", "-p", str(self.port),
+             "--ping-interval", "20", "--ping-timeout", "30", "hub.asgi:application"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"daphne exited: see {self.log_path}")
+            try:
+                urllib.request.urlopen(f"{self.http_url}/healthz", timeout=1)
+                return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"daphne did not answer on {self.port}: see {self.log_path}")
+
+    def kill(self) -> None:
+        """kill -9: no goodbye to any socket."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def hub_environment(database_name: str, channel_prefix: str) -> dict[str, str]:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": f"postgis://{db['USER']}@{db['HOST']}:{db['PORT']}/{database_name}",
+        "REDIS_URL": settings.REDIS_URL,
+        "HUB_CHANNEL_PREFIX": channel_prefix,
+        "DJANGO_SETTINGS_MODULE": "hub.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": "test-hub-secret-key-not-for-production-0123456789",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "HUB_WATCH_INTERVAL_SECONDS": "0.5",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
