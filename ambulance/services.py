@@ -148,7 +148,10 @@ def unit_status_change(
     *, terminal: Terminal, callsign: str, client_id: str, payload: UnitStatus
 ) -> StoredMessage:
     with transaction.atomic():
-        unit = Unit.objects.select_for_update().select_related("event").get(callsign=callsign)
+        unit = (
+            Unit.objects.select_for_update(of=("self",)).select_related("event")
+            .get(callsign=callsign)
+        )
         message = journal_append(
             topic=unit.topic, type="unit.status", data={"status": payload.status},
             terminal=terminal, client_id=client_id,
@@ -165,10 +168,15 @@ def transport_assign(
         casualty = Casualty.objects.select_for_update().select_related("event").get(
             pk=casualty_id
         )
-        unit = Unit.objects.select_for_update().select_related("event").get(callsign=callsign)
+        unit = (
+            Unit.objects.select_for_update(of=("self",)).select_related("event")
+            .get(callsign=callsign)
+        )
         hospital = Hospital.objects.get(code=hospital_code)
         if casualty.status != "awaiting_transport":
-            raise Conflict(f"casualty status: cannot assign a casualty in state '{casualty.status}'")
+            raise Conflict(
+                f"casualty status: cannot assign a casualty in state '{casualty.status}'"
+            )
         aboard = Transport.objects.filter(unit=unit, status__in=Transport.ACTIVE_STATUSES).count()
         if aboard >= unit.capacity:
             raise Conflict(f"unit {unit.callsign}: all {unit.capacity} places are taken")

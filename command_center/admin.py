@@ -1,5 +1,8 @@
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.gis.admin import GISModelAdmin
+from django.http import HttpRequest
 
 from command_center.models import EventStatusChange, MassEvent, MedicalPost
 
@@ -30,5 +33,5 @@ class EventStatusChangeAdmin(admin.ModelAdmin):
     list_display = ["event", "from_status", "to_status", "changed_by", "changed_at"]
     list_filter = ["event"]
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

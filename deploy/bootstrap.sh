@@ -14,7 +14,7 @@ say() { printf '[bootstrap] %s\n' "$*"; }
 # --- Debian packages --------------------------------------------------------------------
 # chromium runs the browser tests; ffmpeg decodes recorded consults; gdal/geos/proj serve GeoDjango.
 PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-client-15 redis-server gdal-bin
-          libgeos-c1v5 libproj25 chromium fonts-noto-cjk ffmpeg curl)
+          libgeos-c1v5 libproj25 chromium fonts-noto-cjk ffmpeg gettext curl)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -94,6 +94,8 @@ fi
 if [ -z "${SECRET_KEY:-}" ] && [ ! -s var/secret-key ]; then
   mkdir -p var && (umask 077 && "$VENV/bin/python" -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret-key)
 fi
+
+"$VENV/bin/python" manage.py compilemessages -v 0 --ignore=.venv >/dev/null
 
 say "migrating"
 "$VENV/bin/python" manage.py migrate --noinput -v 0

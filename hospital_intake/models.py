@@ -40,7 +40,9 @@ class Hospital(models.Model):
 class CapacityReport(models.Model):
     """Append-only history of what a hospital published about its capacity."""
 
-    hospital = models.ForeignKey(Hospital, on_delete=models.CASCADE, related_name="capacity_history")
+    hospital = models.ForeignKey(
+        Hospital, on_delete=models.CASCADE, related_name="capacity_history"
+    )
     beds_red = models.PositiveIntegerField()
     beds_yellow = models.PositiveIntegerField()
     beds_green = models.PositiveIntegerField()

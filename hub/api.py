@@ -7,7 +7,7 @@ object is visible here exactly to the terminals that may subscribe to its topic.
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -44,8 +44,12 @@ class EventSerializer(GeoFeatureModelSerializer):
 
 
 class CasualtySerializer(GeoFeatureModelSerializer):
-    event = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    reported_by = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    event: serializers.SlugRelatedField[MassEvent] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    reported_by: serializers.SlugRelatedField[Terminal] = serializers.SlugRelatedField(
+        slug_field="name", read_only=True
+    )
 
     class Meta:
         model = Casualty
@@ -56,7 +60,9 @@ class CasualtySerializer(GeoFeatureModelSerializer):
 
 
 class UnitSerializer(GeoFeatureModelSerializer):
-    station = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    station: serializers.SlugRelatedField[Unit] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
 
     class Meta:
         model = Unit
@@ -74,8 +80,12 @@ class HospitalSerializer(GeoFeatureModelSerializer):
 
 
 class TransportSerializer(serializers.ModelSerializer):
-    unit = serializers.SlugRelatedField(slug_field="callsign", read_only=True)
-    hospital = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    unit: serializers.SlugRelatedField[Unit] = serializers.SlugRelatedField(
+        slug_field="callsign", read_only=True
+    )
+    hospital: serializers.SlugRelatedField[Hospital] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
 
     class Meta:
         model = Transport
@@ -92,6 +102,8 @@ class EventList(generics.ListAPIView):
         terminal = _terminal(self.request)
         if terminal.kind == "command" and terminal.event_id is None:
             return MassEvent.objects.all()
+        if terminal.event_id is None:
+            return MassEvent.objects.none()
         # A terminal sees the event it works in (its map needs the venue); the operational
         # picture of the event topic stays with command.
         return MassEvent.objects.filter(pk=terminal.event_id)
@@ -161,10 +173,10 @@ class TransportList(generics.ListAPIView):
         terminal = _terminal(self.request)
         readable = Casualty.objects.filter(permissions.casualty_readable_filter(terminal))
         queryset = Transport.objects.filter(casualty__in=readable.values("pk"))
-        if terminal.kind == "hospital":
+        if terminal.kind == "hospital" and terminal.hospital_id is not None:
             queryset = queryset.filter(hospital_id=terminal.hospital_id)
-        elif terminal.kind == "ambulance":
-            queryset = queryset.filter(Q(unit_id=terminal.unit_id))
+        elif terminal.kind == "ambulance" and terminal.unit_id is not None:
+            queryset = queryset.filter(unit_id=terminal.unit_id)
         return queryset.select_related("unit", "hospital").order_by("-assigned_at")
 
 
@@ -187,7 +199,7 @@ class MediaUpload(APIView):
         if upload is None:
             return Response({"error": "file: is required (multipart field 'file')"},
                             status=status.HTTP_400_BAD_REQUEST)
-        declared = request.data.get("kind") or None
+        declared = request.POST.get("kind") or None
         if declared is not None and declared not in ("image", "audio", "video"):
             return Response({"error": "kind: must be one of image, audio, video"},
                             status=status.HTTP_400_BAD_REQUEST)

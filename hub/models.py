@@ -71,6 +71,9 @@ class Topic(models.Model):
     name = models.CharField(max_length=200, primary_key=True)
     head_seq = models.PositiveBigIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.head_seq}"
+
 
 class JournalEntry(models.Model):
     """Every message the hub delivered or will deliver, in per-topic seq order. Append-only."""
@@ -126,6 +129,9 @@ class MediaFile(models.Model):
     class Meta:
         ordering = ["-uploaded_at"]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({self.size} bytes)"
+
 
 class AuditEntry(models.Model):
     """Who read or changed what, chained by hash so that a removed or edited row shows."""
@@ -142,3 +148,6 @@ class AuditEntry(models.Model):
         verbose_name_plural = "audit entries"
         ordering = ["id"]
         indexes = [models.Index(fields=["target", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.target}"

@@ -160,6 +160,7 @@ def may_report_in_event(terminal: Terminal, slug: str) -> bool:
 def may_publish_position(terminal: Terminal, callsign: str) -> bool:
     return (
         terminal.kind == TerminalKind.AMBULANCE
+        and terminal.unit_id is not None
         and Unit.objects.filter(pk=terminal.unit_id, callsign=callsign).exists()
     )
 
@@ -175,5 +176,6 @@ def may_publish_capacity(terminal: Terminal, code: str) -> bool:
         return Hospital.objects.filter(code=code).exists()
     return (
         terminal.kind == TerminalKind.HOSPITAL
+        and terminal.hospital_id is not None
         and Hospital.objects.filter(pk=terminal.hospital_id, code=code).exists()
     )

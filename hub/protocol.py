@@ -48,10 +48,13 @@ class Submission:
     payload: Any
 
 
+PayloadClass = type[Payload]
+
+
 @dataclass(frozen=True)
 class MessageType:
     type: str
-    payload: type[Payload]
+    payload: PayloadClass
     topic_kinds: tuple[str, ...]
     senders: str
     summary: str

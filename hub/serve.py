@@ -21,7 +21,7 @@ class HubWebSocketFactory(WebSocketFactory):
 
 
 def main() -> None:
-    daphne.server.WebSocketFactory = HubWebSocketFactory  # type: ignore[misc]
+    daphne.server.WebSocketFactory = HubWebSocketFactory
     CommandLineInterface.entrypoint()
 
 

@@ -126,7 +126,9 @@ def media_store(
     return media
 
 
-def note_post(*, terminal: Terminal, topic: TopicRef, client_id: str, payload: Note) -> StoredMessage:
+def note_post(
+    *, terminal: Terminal, topic: TopicRef, client_id: str, payload: Note
+) -> StoredMessage:
     with transaction.atomic():
         message = journal_append(
             topic=str(topic), type="note", data={"text": payload.text}, terminal=terminal,
@@ -143,7 +145,8 @@ def note_post(*, terminal: Terminal, topic: TopicRef, client_id: str, payload: N
 def media_share(
     *, terminal: Terminal, topic: TopicRef, client_id: str, payload: Media
 ) -> StoredMessage:
-    media = MediaFile.objects.filter(pk=_media_uuid(payload.media)).first()
+    media_id = _media_uuid(payload.media)
+    media = MediaFile.objects.filter(pk=media_id).first() if media_id else None
     if media is None:
         raise Invalid("data.media: no uploaded file has this id")
     if media.kind != payload.kind:

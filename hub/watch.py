@@ -10,7 +10,8 @@ up from the journal. In the same pass it closes sockets whose token was rotated 
 import asyncio
 import logging
 import weakref
-from typing import TYPE_CHECKING
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -29,6 +30,8 @@ class SubscriptionWatch:
         self.interval = interval
         self.consumers: weakref.WeakSet[TerminalConsumer] = weakref.WeakSet()
         self._task: asyncio.Task[None] | None = None
+        # Strong references: the loop keeps only weak ones to tasks it runs.
+        self._pending: set[asyncio.Future[None]] = set()
 
     def register(self, consumer: "TerminalConsumer") -> None:
         self.consumers.add(consumer)
@@ -60,11 +63,16 @@ class SubscriptionWatch:
             token_hash, revoked = credentials.get(consumer.terminal.pk, (None, True))
             if revoked or (consumer.auth_token_hash is not None
                            and token_hash != consumer.auth_token_hash):
-                asyncio.ensure_future(consumer.close_revoked())
+                self._spawn(consumer.close_revoked())
                 continue
             for topic, subscription in list(consumer.subscriptions.items()):
                 if heads.get(topic, 0) > subscription.last_seq:
-                    asyncio.ensure_future(consumer.catch_up(topic))
+                    self._spawn(consumer.catch_up(topic))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     @staticmethod
     def _read(

@@ -33,6 +33,9 @@ class Consult(models.Model):
         ordering = ["-requested_at"]
         indexes = [models.Index(fields=["status", "specialty"])]
 
+    def __str__(self) -> str:
+        return f"{self.specialty} consult on {self.casualty_id} ({self.status})"
+
     @property
     def topic(self) -> str:
         return f"consult:{self.id}"
@@ -49,3 +52,6 @@ class ConsultParticipant(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["consult", "terminal"], name="one_seat_per_terminal")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.terminal_id} in {self.consult_id} as {self.role}"

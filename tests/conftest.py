@@ -4,13 +4,14 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.contrib.gis.geos import MultiPolygon, Point, Polygon
 
 os.environ.setdefault("SECRET_KEY", "test-suite-secret-key-not-for-production-0123456789")
 
-from tests.support.hubs import DaphneProcess, hub_environment  # noqa: E402
+from tests.support.hubs import DaphneProcess, hub_environment
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +83,7 @@ def roles(transactional_db: None) -> Roles:
         capabilities=["trauma", "burns"], beds_red=6, beds_yellow=10, beds_green=30,
     )
 
-    def issue(kind: str, name: str, **binding: object) -> str:
+    def issue(kind: str, name: str, **binding: Any) -> str:
         return terminal_token_issue(kind=kind, name=name, **binding).token
 
     return Roles(
@@ -99,8 +100,8 @@ def roles(transactional_db: None) -> Roles:
     )
 
 
-def casualty_report_data(casualty_id: str | None = None, **overrides: object) -> dict[str, object]:
-    data: dict[str, object] = {
+def casualty_report_data(casualty_id: str | None = None, **overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
         "casualty": casualty_id or str(uuid.uuid4()),
         "location": {"lat": 30.7431, "lon": 120.4870},
         "category": "red",

@@ -11,6 +11,7 @@ from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection
+from websockets.typing import Origin
 
 REPLY_TYPES = {"welcome", "ack", "error", "pong"}
 
@@ -28,7 +29,7 @@ class RawTerminal:
     async def open(cls, url: str, *, origin: str | None = None,
                    headers: dict[str, str] | None = None) -> "RawTerminal":
         connection = await websockets.connect(
-            url, origin=origin, additional_headers=headers, max_size=None, open_timeout=10,
+            url, origin=Origin(origin) if origin else None, additional_headers=headers, max_size=None, open_timeout=10,
             ping_interval=None,
         )
         return cls(connection)
@@ -55,9 +56,10 @@ class RawTerminal:
     async def send_raw(self, frame: str | bytes) -> None:
         await self.connection.send(frame)
 
-    async def request(self, frame: dict[str, Any] | str, *, reply_id: Any = None,
+    async def request(self, frame: dict[str, Any] | str | bytes, *, reply_id: Any = None,
                       timeout: float = 10.0) -> dict[str, Any]:
         """Send a frame and wait for the one reply with its id (or `reply_id`)."""
+        text: str | bytes
         if isinstance(frame, dict):
             key = frame.get("id") if reply_id is None else reply_id
             text = json.dumps(frame)

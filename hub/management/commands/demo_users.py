@@ -19,7 +19,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--event", default="wic-2019")
-        parser.add_argument("--reset", action="store_true", help="give existing users new passwords")
+        parser.add_argument("--reset", action="store_true",
+                            help="give existing users new passwords")
 
     def handle(self, *args: Any, **options: Any) -> None:
         event = MassEvent.objects.filter(slug=options["event"]).first()
@@ -29,7 +30,7 @@ class Command(BaseCommand):
         hospital = Hospital.objects.order_by("code").first()
         if unit is None or hospital is None:
             raise CommandError("the event needs at least one unit and one hospital")
-        accounts = [
+        accounts: list[tuple[str, str, dict[str, Any]]] = [
             ("dispatcher", "dispatcher", {"event": event}),
             ("medic", "field medic", {"event": event}),
             ("crew", "ambulance crew", {"event": event, "unit": unit}),

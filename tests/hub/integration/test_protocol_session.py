@@ -8,6 +8,7 @@ import pytest
 import websockets
 
 from tests.conftest import casualty_report_data
+from tests.support.db import in_db
 from tests.support.protocol import RawTerminal, connect_terminal
 
 pytestmark = pytest.mark.asyncio
@@ -134,8 +135,6 @@ async def test_ping_is_answered_with_pong_and_server_time(live_hub, roles):
 
 
 async def test_report_is_acked_after_storage_and_a_repeat_gets_the_same_seq(live_hub, roles):
-    from asgiref.sync import sync_to_async
-
     from hub.models import JournalEntry
 
     terminal = await connect_terminal(live_hub.ws_url, roles.field)
@@ -143,11 +142,11 @@ async def test_report_is_acked_after_storage_and_a_repeat_gets_the_same_seq(live
     data = casualty_report_data()
     first = await terminal.send("casualty.report", "event:wic-test", data, id=frame_id)
     assert first["type"] == "ack" and first["topic"] == "event:wic-test"
-    stored = await sync_to_async(JournalEntry.objects.get)(client_id=frame_id)
+    stored = await in_db(JournalEntry.objects.get, client_id=frame_id)
     assert stored.seq == first["seq"] and stored.data == data
     # Same id, other data: acknowledged again with the original seq, not stored again.
     again = await terminal.send("casualty.report", "event:wic-test",
                                 casualty_report_data(), id=frame_id)
     assert again == first
-    assert await sync_to_async(JournalEntry.objects.filter(client_id=frame_id).count)() == 1
+    assert await in_db(JournalEntry.objects.filter(client_id=frame_id).count) == 1
     await terminal.close()

@@ -1,0 +1,17 @@
+from pathlib import Path
+
+from hub.protocol_reference import render_protocol_reference
+
+DOC = Path(__file__).resolve().parents[3] / "docs" / "protocol.md"
+
+
+def test_the_committed_protocol_reference_matches_the_declarations():
+    assert DOC.read_text(encoding="utf-8") == render_protocol_reference(), (
+        "docs/protocol.md is stale: run `python manage.py protocol_reference`")
+
+
+def test_the_reference_documents_every_range_of_the_contract():
+    text = render_protocol_reference()
+    for row in ("`hr` | number 0..300", "`gcs` | integer 3..15", "`samples` | list of 1..4000",
+                "`beds.red` | integer 0..10000", "`heading` | number 0..360"):
+        assert row in text
