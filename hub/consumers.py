@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 REPLAY_BATCH = 500
 CLOSE_BAD_CREDENTIAL = 4401
 CLOSE_REVOKED = 4403
+CLOSE_TRY_AGAIN_LATER = 4503
 
 
 class _PooledDatabaseCall(SyncToAsync):
@@ -217,7 +218,12 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 if user is not None and user.is_authenticated:
                     terminal = await in_database_thread(terminal_for_user)(user_id=user.pk)
         except DatabaseError:
+            # The credential could not be checked, which is not the same as bad: 4503 (the
+            # hub's "try again later"; Autobahn refuses 1013) lets the terminal reconnect,
+            # where 4401 would stop it for good.
             logger.warning("database unavailable during hello")
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            return
         if terminal is None:
             await self.close(code=CLOSE_BAD_CREDENTIAL)
             return
