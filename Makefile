@@ -13,7 +13,8 @@ bootstrap:
 demo: bootstrap
 	$(PY) manage.py load_scenario $(SCENARIO)
 	$(PY) manage.py demo_users --event wic-2019
-	@echo "Serving the hub at http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
+	@echo "Serving the hub at http://$(HOST):$(PORT)/ with the dispatch worker (Ctrl-C stops both)"
+	$(PY) manage.py dispatch_worker & worker=$$!; trap 'kill $$worker' EXIT; \
 	$(PY) -m hub.serve -b $(HOST) -p $(PORT) --ping-interval 20 --ping-timeout 30 hub.asgi:application
 
 serve: bootstrap
@@ -32,3 +33,4 @@ bench-dispatch: bootstrap
 	$(PY) bench/dispatch_bench.py
 
 bench: bench-dispatch
+	$(PY) bench/protocol_bench.py

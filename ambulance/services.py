@@ -1,5 +1,6 @@
 """Writes about ambulances: positions, the status lifecycle, and the transports they carry out."""
 
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.contrib.gis.geos import Point
@@ -9,13 +10,17 @@ from django.utils import timezone
 from ambulance.lifecycles import TRANSPORT_LIFECYCLE, UNIT_LIFECYCLE
 from ambulance.models import Transport, TransportStatusChange, Unit, UnitPosition, UnitStatusChange
 from ambulance.schemas import Position, UnitStatus
+from command_center.selectors import SERVICE_MINUTES
+from command_center.travel import LatLon, estimated_travel_times
 from field_terminal.models import Casualty
 from field_terminal.services import casualty_status_change
 from hospital_intake.models import Hospital
+from hospital_intake.services import prearrival_notice_advance, prearrival_notice_send
 from hub.broadcast import broadcast_access_change
 from hub.errors import Conflict
 from hub.journal import StoredMessage, journal_append
 from hub.models import Terminal
+from hub.timefmt import iso_millis
 
 # What a unit's new status means for the transport it is carrying out, and for its casualty.
 _TRANSPORT_STEP = {
@@ -27,6 +32,47 @@ _TRANSPORT_TIME_FIELD = {
     "on_scene": "on_scene_at", "departed": "departed_at", "arrived": "arrived_at",
     "handed_over": "handed_over_at", "cancelled": "cancelled_at",
 }
+# An ETA that moved less than this is not news for the hospital (nor worth a write).
+ETA_NEWS = timedelta(minutes=1)
+
+
+def _lat_lon(point: Point) -> LatLon:
+    return (point.y, point.x)
+
+
+def trip_etas(*, transport: Transport, start: Point, now: datetime) -> tuple[datetime, datetime]:
+    """(pickup ETA, arrival ETA) from `start`, by the distance estimate, which is cheap
+    enough for every position fix; once the casualty is aboard, pickup is now."""
+    travel = estimated_travel_times()
+    hospital = _lat_lon(transport.hospital.location)
+    if transport.status == "departed":
+        return now, now + timedelta(minutes=travel.between(_lat_lon(start), hospital))
+    pickup_point = _lat_lon(transport.casualty.location)
+    to_pickup = 0.0 if transport.status == "on_scene" else travel.between(
+        _lat_lon(start), pickup_point)
+    pickup = now + timedelta(minutes=to_pickup)
+    arrival = pickup + timedelta(
+        minutes=SERVICE_MINUTES["load"] + travel.between(pickup_point, hospital))
+    return pickup, arrival
+
+
+def _etas_follow_position(*, unit: Unit, point: Point) -> None:
+    now = timezone.now()
+    transports = Transport.objects.filter(
+        unit=unit, status__in=Transport.ACTIVE_STATUSES
+    ).select_related("casualty", "hospital")
+    for transport in transports:
+        _, eta = trip_etas(transport=transport, start=point, now=now)
+        if transport.eta is not None and abs(eta - transport.eta) < ETA_NEWS:
+            continue
+        transport.eta = eta
+        transport.save(update_fields=["eta"])
+        journal_append(
+            topic=transport.hospital.topic, type="transport.eta",
+            data={"transport": transport.pk, "casualty": str(transport.casualty_id),
+                  "unit": unit.callsign, "eta": iso_millis(eta)},
+            terminal=None,
+        )
 
 
 def unit_position_record(
@@ -46,6 +92,7 @@ def unit_position_record(
             unit.heading = payload.heading
             unit.speed = payload.speed
             unit.save(update_fields=["position", "position_at", "heading", "speed"])
+            _etas_follow_position(unit=unit, point=point)
         return journal_append(
             topic=unit.topic, type="position",
             data=payload.wire(),
@@ -82,12 +129,38 @@ def transport_cancel(*, transport: Transport, changed_by: str, reason: str) -> N
             casualty=casualty, to_status="awaiting_transport", changed_by=changed_by,
             reason=reason,
         )
-    journal_append(
-        topic=transport.hospital.topic, type="transport.cancelled",
-        data={"transport": transport.pk, "casualty": str(casualty.pk),
-              "unit": transport.unit.callsign, "reason": reason},
-        terminal=None,
+    prearrival_notice_advance(transport=transport, to_state="cancelled", changed_by=changed_by)
+    cancelled = {"transport": transport.pk, "casualty": str(casualty.pk),
+                 "unit": transport.unit.callsign, "reason": reason}
+    # The crew is told too: its order no longer stands.
+    for topic in (transport.hospital.topic, transport.unit.topic):
+        journal_append(topic=topic, type="transport.cancelled", data=cancelled, terminal=None)
+    _release_casualty_access(transport)
+
+
+def transport_release(*, transport: Transport, changed_by: str, reason: str) -> None:
+    """Take back an order not yet under way: the casualty returns to the queue and a unit
+    left with nothing to do is available again."""
+    # The unit first, then its transport: the order unit_status_set's cancellations use.
+    unit = Unit.objects.select_for_update(of=("self",)).select_related("event").get(
+        pk=transport.unit_id
     )
+    transport = Transport.objects.select_for_update(of=("self",)).select_related(
+        "unit", "hospital"
+    ).get(pk=transport.pk)
+    transport_cancel(transport=transport, changed_by=changed_by, reason=reason)
+    busy = Transport.objects.filter(unit=unit, status__in=Transport.ACTIVE_STATUSES).exists()
+    if not busy and unit.status == "dispatched":
+        unit_status_set(unit=unit, to_status="available", changed_by=changed_by)
+
+
+def transport_hand_over(*, transport: Transport, changed_by: str) -> None:
+    """The hospital has taken the patient: the transport and the casualty are done."""
+    casualty = Casualty.objects.select_for_update().select_related("event").get(
+        pk=transport.casualty_id
+    )
+    _transport_step(transport=transport, to_status="handed_over", changed_by=changed_by)
+    casualty_status_change(casualty=casualty, to_status="handed_over", changed_by=changed_by)
     _release_casualty_access(transport)
 
 
@@ -113,6 +186,9 @@ def _advance_transports(*, unit: Unit, to_status: str, changed_by: str) -> None:
         if not TRANSPORT_LIFECYCLE.allows(transport.status, transport_status):
             continue
         _transport_step(transport=transport, to_status=transport_status, changed_by=changed_by)
+        if transport_status == "arrived":
+            prearrival_notice_advance(transport=transport, to_state="arrived",
+                                      changed_by=changed_by)
         if casualty_status is not None:
             casualty = Casualty.objects.select_for_update().select_related("event").get(
                 pk=transport.casualty_id
@@ -161,15 +237,20 @@ def unit_status_change(
 
 
 def transport_assign(
-    *, casualty_id: str, callsign: str, hospital_code: str, assigned_by: str
+    *, casualty_id: str, callsign: str, hospital_code: str, assigned_by: str,
+    pickup_eta: datetime | None = None, eta: datetime | None = None,
 ) -> Transport:
-    """Give a waiting casualty to a unit and a hospital: the order, the notice, the summary."""
+    """Give a waiting casualty to a unit and a hospital: the order, the notice, the summary.
+
+    `pickup_eta` and `eta` (arrival at the hospital) come from the caller's plan; without
+    them the distance estimate from the unit's position is used.
+    """
     with transaction.atomic():
         casualty = Casualty.objects.select_for_update().select_related("event").get(
             pk=casualty_id
         )
         unit = (
-            Unit.objects.select_for_update(of=("self",)).select_related("event")
+            Unit.objects.select_for_update(of=("self",)).select_related("event", "station")
             .get(callsign=callsign)
         )
         hospital = Hospital.objects.get(code=hospital_code)
@@ -181,10 +262,16 @@ def transport_assign(
         if aboard >= unit.capacity:
             raise Conflict(f"unit {unit.callsign}: all {unit.capacity} places are taken")
         now = timezone.now()
-        transport = Transport.objects.create(
+        transport = Transport(
             casualty=casualty, unit=unit, hospital=hospital, assigned_by=assigned_by,
             assigned_at=now,
         )
+        if pickup_eta is None or eta is None:
+            pickup_eta, eta = trip_etas(
+                transport=transport, start=unit.position or unit.station.location, now=now
+            )
+        transport.eta = eta
+        transport.save()
         TransportStatusChange.objects.create(
             transport=transport, from_status="", to_status=transport.status,
             changed_by=assigned_by, changed_at=now,
@@ -198,14 +285,11 @@ def transport_assign(
             "transport": transport.pk, "casualty": str(casualty.pk), "unit": unit.callsign,
             "hospital": hospital.code, "category": casualty.category,
             "pickup": {"lat": casualty.location.y, "lon": casualty.location.x},
+            "eta": iso_millis(eta),
         }
-        journal_append(topic=unit.topic, type="order.assigned", data=summary, terminal=None)
-        journal_append(
-            topic=hospital.topic, type="transport.assigned",
-            data={**summary, "age_group": casualty.age_group, "complaint": casualty.complaint,
-                  "needs": casualty.needs},
-            terminal=None,
-        )
+        journal_append(topic=unit.topic, type="order.assigned",
+                       data={**summary, "pickup_eta": iso_millis(pickup_eta)}, terminal=None)
+        prearrival_notice_send(transport=transport, eta=eta)
         journal_append(topic=casualty.topic, type="transport.assigned", data=summary,
                        terminal=None)
         journal_append(topic=casualty.event.topic, type="transport.assigned", data=summary,

@@ -64,3 +64,59 @@ class EventStatusChange(models.Model):
 
     class Meta:
         ordering = ["changed_at", "id"]
+
+
+class Recommendation(models.Model):
+    """One solve of an event's dispatch snapshot: the instance, the plan and their scores."""
+
+    class Status(models.TextChoices):
+        CURRENT = "current", _("current")
+        SUPERSEDED = "superseded", _("superseded")
+
+    event = models.ForeignKey(MassEvent, on_delete=models.CASCADE, related_name="recommendations")
+    # The snapshot's moment: every change journaled before it is in the instance.
+    generated_at = models.DateTimeField()
+    instance = models.JSONField()
+    plan = models.JSONField()
+    objective = models.FloatField()
+    baseline = models.FloatField()
+    solve_ms = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CURRENT)
+
+    class Meta:
+        ordering = ["-generated_at", "-id"]
+        indexes = [models.Index(fields=["event", "generated_at"])]
+
+
+class RecommendationItem(models.Model):
+    """One casualty of a recommendation: who takes it where, when, and why."""
+
+    recommendation = models.ForeignKey(
+        Recommendation, on_delete=models.CASCADE, related_name="items"
+    )
+    casualty = models.ForeignKey(
+        "field_terminal.Casualty", on_delete=models.CASCADE, related_name="recommendations"
+    )
+    unit = models.ForeignKey("ambulance.Unit", on_delete=models.CASCADE, related_name="+")
+    hospital = models.ForeignKey(
+        "hospital_intake.Hospital", on_delete=models.CASCADE, related_name="+"
+    )
+    category = models.CharField(max_length=8)
+    # 0 for the unit's next trip; later trips wait until the unit is free again.
+    unit_trip = models.PositiveSmallIntegerField()
+    pickup_eta = models.DateTimeField()
+    arrival_eta = models.DateTimeField()
+    survival = models.FloatField()
+    explain = models.CharField(max_length=500)
+    transport = models.OneToOneField(
+        "ambulance.Transport", on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="recommendation_item",
+    )
+
+    class Meta:
+        ordering = ["recommendation", "unit_trip", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recommendation", "casualty"], name="one_item_per_casualty"
+            )
+        ]

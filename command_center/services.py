@@ -1,17 +1,42 @@
-"""Writes of the command centre: loading an event's scenario."""
+"""Writes of the command centre: loading an event's scenario; dispatch recommendations and
+the dispatcher's answers to them (accept, override, release)."""
 
 import json
+import logging
+import time
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point
 from django.db import transaction
 
-from ambulance.models import Station, Unit
-from command_center.models import MassEvent, MedicalPost
+from ambulance.models import Station, Transport, Unit
+from ambulance.services import transport_assign, transport_release
+from command_center.dispatch import baseline_plan, evaluate_plan, parse_instance, solve
+from command_center.models import MassEvent, MedicalPost, Recommendation, RecommendationItem
+from command_center.schemas import DispatchAccept, DispatchOverride, DispatchRelease
+from command_center.selectors import (
+    FREE_UNIT_STATUSES,
+    beds_left,
+    claimed_beds,
+    dispatch_instance_for,
+    latest_recommendation,
+    needs_als,
+)
+from command_center.travel import TravelTimes, travel_times
+from field_terminal.models import Casualty
 from hospital_intake.models import CAPABILITIES, Hospital
+from hub.errors import Conflict, Invalid
+from hub.journal import StoredMessage, journal_append
+from hub.models import Terminal
+from hub.timefmt import iso_millis
+
+logger = logging.getLogger(__name__)
+AUTO_DISPATCH_SENDER = "hub (auto-dispatch)"
 
 SCENARIO_FORMAT = "mci-scenario/1"
 
@@ -150,3 +175,276 @@ def _load_hospital(obj: dict[str, Any], where: str) -> Hospital:
         },
     )
     return hospital
+
+
+# --- dispatch ----------------------------------------------------------------------------------
+
+
+def dispatch_recommend(
+    *, event: MassEvent, travel: TravelTimes | None = None, time_limit: float | None = None
+) -> Recommendation:
+    """Snapshot, solve, store and publish `dispatch.recommendation` on the event's topic.
+
+    The snapshot (which may ask a routing server) and the solve (a second of CPU) run before
+    the transaction opens, so no row lock is held while they work.
+    """
+    snapshot = dispatch_instance_for(event, travel=travel or travel_times())
+    instance = parse_instance(snapshot.instance)
+    previous = latest_recommendation(event=event)
+    started = time.perf_counter()
+    plan = solve(
+        instance, time_limit=time_limit or settings.DISPATCH_TIME_LIMIT, started_at=started,
+        # The last plan as a warm start keeps a recommendation steady while little changes.
+        warm_start=previous.plan if previous is not None else None,
+    )
+    solve_ms = round((time.perf_counter() - started) * 1000)
+    evaluation = evaluate_plan(instance, plan)
+    baseline = evaluate_plan(instance, baseline_plan(instance)).objective
+    casualty_category = {c.id: c.category for c in instance.casualties}
+    units = dict(Unit.objects.filter(event=event).values_list("callsign", "pk"))
+    hospitals = dict(Hospital.objects.values_list("code", "pk"))
+    explain = plan.get("explain", {})
+    with transaction.atomic():
+        Recommendation.objects.filter(
+            event=event, status=Recommendation.Status.CURRENT
+        ).update(status=Recommendation.Status.SUPERSEDED)
+        recommendation = Recommendation.objects.create(
+            event=event, generated_at=snapshot.taken_at, instance=snapshot.instance, plan=plan,
+            objective=evaluation.objective, baseline=baseline, solve_ms=solve_ms,
+        )
+        trips_of_unit: dict[str, int] = defaultdict(int)
+        items = []
+        for trip in evaluation.schedule:
+            for casualty in trip.casualties:
+                items.append(RecommendationItem(
+                    recommendation=recommendation, casualty_id=casualty,
+                    unit_id=units[trip.ambulance], hospital_id=hospitals[trip.hospital],
+                    category=casualty_category[casualty],
+                    unit_trip=trips_of_unit[trip.ambulance],
+                    pickup_eta=snapshot.clock(trip.reaches_place_at),
+                    arrival_eta=snapshot.clock(trip.arrives_at),
+                    survival=evaluation.survival[casualty],
+                    explain=explain.get(casualty, "")[:500],
+                ))
+            trips_of_unit[trip.ambulance] += 1
+        RecommendationItem.objects.bulk_create(items)
+        planned = {str(item.casualty_id) for item in items}
+        journal_append(
+            topic=event.topic, type="dispatch.recommendation",
+            data={
+                "recommendation": recommendation.pk,
+                "generated_at": iso_millis(recommendation.generated_at),
+                "solve_ms": solve_ms,
+                "objective": round(evaluation.objective, 4),
+                "baseline": round(baseline, 4),
+                "assignments": [
+                    {"casualty": str(item.casualty_id), "unit": trip_unit,
+                     "hospital": trip_hospital, "category": item.category,
+                     "pickup_eta": iso_millis(item.pickup_eta),
+                     "arrival_eta": iso_millis(item.arrival_eta),
+                     "survival": round(item.survival, 4), "explain": item.explain}
+                    for item, trip_unit, trip_hospital in _item_names(items, units, hospitals)
+                ],
+                "unassigned": [c.id for c in instance.casualties if c.id not in planned],
+            },
+            terminal=None,
+        )
+    return recommendation
+
+
+def _item_names(
+    items: list[RecommendationItem], units: dict[str, int], hospitals: dict[str, int]
+) -> list[tuple[RecommendationItem, str, str]]:
+    callsign = {pk: name for name, pk in units.items()}
+    code = {pk: name for name, pk in hospitals.items()}
+    return [(item, callsign[item.unit_id], code[item.hospital_id]) for item in items]
+
+
+def _label(casualty: Casualty) -> str:
+    return casualty.tag or str(casualty.pk)
+
+
+def _assignment_refusal(*, casualty: Casualty, unit: Unit, hospital: Hospital,
+                        unit_may_be_busy: bool) -> str | None:
+    """Why this casualty cannot go in this unit to this hospital now, or None.
+
+    The caller holds the row locks of all three, so the bed count cannot change meanwhile.
+    """
+    if casualty.status != "awaiting_transport":
+        return f"data.casualty: casualty {_label(casualty)} is {casualty.status}, " \
+               "not awaiting transport"
+    orderable = FREE_UNIT_STATUSES + (("dispatched",) if unit_may_be_busy else ())
+    if unit.status not in orderable:
+        return f"data.unit: unit {unit.callsign} cannot take an order in state '{unit.status}'"
+    if needs_als(casualty.category) and unit.level != "ALS":
+        return (f"data.unit: casualty {_label(casualty)} ({casualty.category}) needs an ALS "
+                f"unit; {unit.callsign} is {unit.level}")
+    if hospital.diversion:
+        return f"data.hospital: hospital {hospital.code} is on diversion"
+    missing = [need for need in casualty.needs if need not in hospital.capabilities]
+    if missing:
+        return f"data.hospital: hospital {hospital.code} lacks capability {', '.join(missing)}"
+    if beds_left(hospital, claimed_beds([hospital]))[casualty.category] <= 0:
+        return f"data.hospital: hospital {hospital.code} has no free {casualty.category} bed"
+    return None
+
+
+def _locked(casualty_id: str, callsign: str, code: str) -> tuple[Casualty, Unit, Hospital]:
+    # transport_assign's order (casualty, then unit), then the hospital that holds the beds.
+    casualty = Casualty.objects.select_for_update().get(pk=casualty_id)
+    unit = Unit.objects.select_for_update().get(callsign=callsign)
+    hospital = Hospital.objects.select_for_update().get(code=code)
+    return casualty, unit, hospital
+
+
+def recommendation_items_accept(
+    *, recommendation: Recommendation, casualties: list[str] | None, accepted_by: str
+) -> list[Transport]:
+    """Turn assignments into transports, all or none. Without `casualties`, every assignment
+    that can be carried out now: each free unit's next trip. Runs inside a transaction."""
+    items = list(
+        recommendation.items.select_related("unit", "hospital").order_by("unit_trip", "id")
+    )
+    by_casualty = {str(item.casualty_id): item for item in items}
+    if casualties is None:
+        chosen = [item for item in items if item.unit_trip == 0 and item.transport_id is None
+                  and item.unit.status in FREE_UNIT_STATUSES]
+    else:
+        chosen = []
+        for casualty_id in casualties:
+            item = by_casualty.get(casualty_id)
+            if item is None:
+                raise Invalid(f"data.casualties: {casualty_id} is not in recommendation "
+                              f"{recommendation.pk}")
+            if item.transport_id is not None:
+                raise Conflict(f"data.casualties: {casualty_id} is already accepted")
+            if item.unit_trip > 0:
+                raise Conflict(
+                    f"data.casualties: {casualty_id} is unit {item.unit.callsign}'s trip "
+                    f"{item.unit_trip + 1} in this plan; its earlier trip comes first"
+                )
+            chosen.append(item)
+    transports: list[Transport] = []
+    for item in chosen:
+        casualty, unit, hospital = _locked(str(item.casualty_id), item.unit.callsign,
+                                           item.hospital.code)
+        # A unit that took the first casualty of a shared trip is dispatched for the rest.
+        shares_trip = any(t.unit_id == unit.pk for t in transports)
+        refusal = _assignment_refusal(casualty=casualty, unit=unit, hospital=hospital,
+                                      unit_may_be_busy=shares_trip)
+        if refusal is not None:
+            raise Conflict(refusal)
+        transport = transport_assign(
+            casualty_id=str(item.casualty_id), callsign=unit.callsign,
+            hospital_code=hospital.code,
+            assigned_by=accepted_by, pickup_eta=item.pickup_eta, eta=item.arrival_eta,
+        )
+        item.transport = transport
+        item.save(update_fields=["transport"])
+        transports.append(transport)
+    return transports
+
+
+def _event_recommendation(event_slug: str, recommendation_id: int) -> Recommendation:
+    recommendation = Recommendation.objects.select_related("event").filter(
+        pk=recommendation_id, event__slug=event_slug
+    ).first()
+    if recommendation is None:
+        raise Invalid(f"data.recommendation: event {event_slug} has no recommendation "
+                      f"{recommendation_id}")
+    return recommendation
+
+
+def recommendation_accept(
+    *, terminal: Terminal, event_slug: str, client_id: str, payload: DispatchAccept
+) -> StoredMessage:
+    with transaction.atomic():
+        recommendation = _event_recommendation(event_slug, payload.recommendation)
+        message = journal_append(
+            topic=recommendation.event.topic, type="dispatch.accept", data=payload.wire(),
+            terminal=terminal, client_id=client_id,
+        )
+        recommendation_items_accept(recommendation=recommendation,
+                                    casualties=payload.casualties, accepted_by=terminal.name)
+        return message
+
+
+def recommendation_auto_accept(*, recommendation: Recommendation) -> list[Transport]:
+    """What auto-dispatch does with a fresh recommendation; a refusal leaves it for the
+    dispatcher (the next change re-solves anyway)."""
+    try:
+        with transaction.atomic():
+            return recommendation_items_accept(recommendation=recommendation, casualties=None,
+                                               accepted_by=AUTO_DISPATCH_SENDER)
+    except Conflict as refusal:
+        logger.warning("auto-dispatch of recommendation %s refused: %s", recommendation.pk,
+                       refusal.message)
+        return []
+
+
+def _event_casualty(event_slug: str, casualty_id: str) -> Casualty:
+    casualty = Casualty.objects.filter(pk=casualty_id, event__slug=event_slug).first()
+    if casualty is None:
+        raise Invalid(f"data.casualty: event {event_slug} has no casualty {casualty_id}")
+    return casualty
+
+
+def _releasable_transport(casualty: Casualty) -> Transport | None:
+    return Transport.objects.filter(
+        casualty=casualty, status__in=Transport.ACTIVE_STATUSES
+    ).select_related("unit", "hospital").first()
+
+
+def _release(*, casualty: Casualty, changed_by: str, reason: str) -> None:
+    transport = _releasable_transport(casualty)
+    if transport is None:
+        raise Conflict(f"data.casualty: casualty {_label(casualty)} has no accepted transport")
+    if transport.status != "assigned":
+        raise Conflict(
+            f"data.casualty: casualty {_label(casualty)}'s transport is {transport.status}; "
+            "only an order whose unit is not yet on scene can be released"
+        )
+    transport_release(transport=transport, changed_by=changed_by, reason=reason)
+
+
+def dispatch_release(
+    *, terminal: Terminal, event_slug: str, client_id: str, payload: DispatchRelease
+) -> StoredMessage:
+    with transaction.atomic():
+        casualty = _event_casualty(event_slug, payload.casualty)
+        message = journal_append(
+            topic=f"event:{event_slug}", type="dispatch.release", data=payload.wire(),
+            terminal=terminal, client_id=client_id,
+        )
+        _release(casualty=casualty, changed_by=terminal.name,
+                 reason=f"released by {terminal.name}")
+        return message
+
+
+def dispatch_override(
+    *, terminal: Terminal, event_slug: str, client_id: str, payload: DispatchOverride
+) -> StoredMessage:
+    """The dispatcher's own choice of unit and hospital, checked like a recommendation's; an
+    accepted casualty whose unit is not yet on scene is re-assigned."""
+    with transaction.atomic():
+        casualty = _event_casualty(event_slug, payload.casualty)
+        unit = Unit.objects.filter(callsign=payload.unit, event__slug=event_slug).first()
+        if unit is None:
+            raise Invalid(f"data.unit: event {event_slug} has no unit {payload.unit}")
+        if not Hospital.objects.filter(code=payload.hospital).exists():
+            raise Invalid(f"data.hospital: no hospital {payload.hospital}")
+        message = journal_append(
+            topic=f"event:{event_slug}", type="dispatch.override", data=payload.wire(),
+            terminal=terminal, client_id=client_id,
+        )
+        if casualty.status == "assigned":
+            _release(casualty=casualty, changed_by=terminal.name,
+                     reason=f"overridden by {terminal.name}")
+        casualty, unit, hospital = _locked(payload.casualty, payload.unit, payload.hospital)
+        refusal = _assignment_refusal(casualty=casualty, unit=unit, hospital=hospital,
+                                      unit_may_be_busy=True)
+        if refusal is not None:
+            raise Conflict(refusal)
+        transport_assign(casualty_id=payload.casualty, callsign=unit.callsign,
+                         hospital_code=hospital.code, assigned_by=terminal.name)
+        return message

@@ -2,6 +2,8 @@ from django.contrib.gis.db import models
 from django.contrib.postgres.fields import ArrayField
 from django.utils.translation import gettext_lazy as _
 
+from hospital_intake.lifecycles import NOTICE_LIFECYCLE
+
 CAPABILITIES = ("trauma", "burns", "pediatric", "cardiac", "stroke")
 
 
@@ -54,3 +56,65 @@ class CapacityReport(models.Model):
     class Meta:
         ordering = ["reported_at", "id"]
         indexes = [models.Index(fields=["hospital", "reported_at"])]
+
+
+class PreArrivalNotice(models.Model):
+    """What the hospital is told when a transport to it is accepted; one per transport."""
+
+    class State(models.TextChoices):
+        SENT = "sent", _("sent")
+        RECEIVED = "received", _("received")
+        ACKNOWLEDGED = "acknowledged", _("acknowledged")
+        ARRIVED = "arrived", _("arrived")
+        HANDED_OVER = "handed_over", _("handed over")
+        CANCELLED = "cancelled", _("cancelled")
+
+    transport = models.OneToOneField(
+        "ambulance.Transport", on_delete=models.PROTECT, related_name="notice"
+    )
+    hospital = models.ForeignKey(Hospital, on_delete=models.PROTECT, related_name="notices")
+    state = models.CharField(max_length=16, choices=State.choices, default=NOTICE_LIFECYCLE.initial)
+    sent_at = models.DateTimeField()
+    received_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    arrived_at = models.DateTimeField(null=True, blank=True)
+    handed_over_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at"]
+        indexes = [models.Index(fields=["hospital", "state"])]
+
+
+class PreArrivalNoticeChange(models.Model):
+    """Append-only history of a notice's states."""
+
+    notice = models.ForeignKey(PreArrivalNotice, on_delete=models.CASCADE, related_name="history")
+    from_state = models.CharField(max_length=16)
+    to_state = models.CharField(max_length=16)
+    changed_by = models.CharField(max_length=100)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+
+
+class Handover(models.Model):
+    """The crew's ATMIST handover of one casualty (age, time of injury, mechanism, injuries,
+    signs, treatment), as given; append-only (a corrected handover is a new row). The
+    hospital's acceptance is recorded on the transport and the notice."""
+
+    transport = models.ForeignKey(
+        "ambulance.Transport", on_delete=models.PROTECT, related_name="handovers"
+    )
+    casualty = models.ForeignKey(
+        "field_terminal.Casualty", on_delete=models.PROTECT, related_name="handovers"
+    )
+    atmist = models.JSONField()
+    notes = models.TextField(max_length=2000, blank=True)
+    given_by = models.CharField(max_length=100)
+    given_at = models.DateTimeField()
+    journal_seq = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["given_at", "id"]

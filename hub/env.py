@@ -65,6 +65,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name, default).strip()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def env_http_url(name: str, default: str = "") -> str:
+    """An http(s) URL, or the default (empty means not configured)."""
+    raw = os.environ.get(name, default).strip()
+    if raw and (urlparse(raw).scheme not in {"http", "https"} or not urlparse(raw).netloc):
+        raise ImproperlyConfigured(f"{name} must be an http:// or https:// URL, got {raw!r}")
+    return raw
+
+
 def database_from_url(name: str, default: str) -> dict[str, object]:
     """Django DATABASES entry for a `postgis://user:password@host:port/dbname` URL."""
     raw = os.environ.get(name, default)

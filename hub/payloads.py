@@ -163,6 +163,27 @@ def number_list(min_items: int, max_items: int) -> Rule:
     )
 
 
+def uuid_list(min_items: int, max_items: int) -> Rule:
+    def check(value: Any) -> list[str]:
+        if not isinstance(value, list):
+            raise _fail("list", "must be a list of UUIDs")
+        if not min_items <= len(value) <= max_items:
+            raise _fail("length", "must have {lo}..{hi} UUIDs", lo=min_items, hi=max_items)
+        canonical = []
+        for index, item in enumerate(value):
+            try:
+                canonical.append(_check_uuid(item))
+            except PydanticCustomError:
+                raise _fail("uuid", "item {index} must be a UUID string", index=index) from None
+        return list(dict.fromkeys(canonical))
+
+    return Rule(
+        check,
+        {"type": "array", "items": {"type": "string", "format": "uuid"}, "minItems": min_items,
+         "maxItems": max_items, "uniqueItems": True},
+    )
+
+
 def _check_boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise _fail("boolean", "must be true or false")

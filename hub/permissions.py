@@ -179,3 +179,23 @@ def may_publish_capacity(terminal: Terminal, code: str) -> bool:
         and terminal.hospital_id is not None
         and Hospital.objects.filter(pk=terminal.hospital_id, code=code).exists()
     )
+
+
+def may_command_event(terminal: Terminal, slug: str) -> bool:
+    """Dispatch decisions: the command terminals of that event (or regional ones)."""
+    return _may_read_event(terminal, slug)
+
+
+def may_act_for_hospital(terminal: Terminal, code: str) -> bool:
+    """Acknowledging notices and accepting handovers: that hospital's own terminals only."""
+    return (
+        terminal.kind == TerminalKind.HOSPITAL
+        and terminal.hospital_id is not None
+        and Hospital.objects.filter(pk=terminal.hospital_id, code=code).exists()
+    )
+
+
+def may_give_handover(terminal: Terminal, casualty_id: str) -> bool:
+    return terminal.kind == TerminalKind.AMBULANCE and casualty_is_held_by_unit(
+        casualty_id, terminal.unit_id
+    )

@@ -13,6 +13,8 @@ from pydantic import ValidationError
 
 from ambulance.schemas import Position, UnitStatus
 from ambulance.services import unit_position_record, unit_status_change
+from command_center.schemas import DispatchAccept, DispatchOverride, DispatchRelease
+from command_center.services import dispatch_override, dispatch_release, recommendation_accept
 from field_terminal.schemas import CasualtyReport, TriageUpdate, Vitals, Waveform
 from field_terminal.services import (
     casualty_report,
@@ -20,8 +22,13 @@ from field_terminal.services import (
     vitals_record,
     waveform_record,
 )
-from hospital_intake.schemas import Capacity
-from hospital_intake.services import hospital_capacity_update
+from hospital_intake.schemas import Capacity, HandoverAccept, HandoverGive, PrearrivalAck
+from hospital_intake.services import (
+    handover_accept,
+    handover_give,
+    hospital_capacity_update,
+    prearrival_ack,
+)
 from hub import permissions
 from hub.errors import Invalid
 from hub.journal import StoredMessage
@@ -36,7 +43,8 @@ CONTROL_TYPES = ("hello", "ping", "subscribe", "unsubscribe")
 HUB_ONLY_TYPES = (
     "welcome", "pong", "ack", "error", "subscription.ended", "casualty.status",
     "triage.changed", "unit.changed", "order.assigned", "transport.assigned",
-    "transport.cancelled",
+    "transport.cancelled", "transport.eta", "dispatch.recommendation", "prearrival.notice",
+    "prearrival.state",
 )
 
 
@@ -155,6 +163,71 @@ MESSAGE_TYPES: dict[str, MessageType] = {
             lambda s: hospital_capacity_update(
                 terminal=s.terminal, code=s.topic.key, client_id=s.client_id,
                 payload=s.payload,
+            ),
+        ),
+        MessageType(
+            "dispatch.accept", DispatchAccept, ("event",),
+            "command of the topic's event",
+            "Accept a recommendation: all of it that can be carried out now (each free unit's "
+            "next trip), or the listed casualties; all or none. Creates the transports, the "
+            "orders and the pre-arrival notices.",
+            lambda t, topic: permissions.may_command_event(t, topic.key),
+            lambda s: recommendation_accept(
+                terminal=s.terminal, event_slug=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
+            ),
+        ),
+        MessageType(
+            "dispatch.override", DispatchOverride, ("event",),
+            "command of the topic's event",
+            "Send this casualty in this unit to this hospital instead (re-assigning it if its "
+            "unit is not yet on scene). `conflict` says why not: no free bed of its category, a "
+            "missing capability, an ALS need, the unit's state, diversion.",
+            lambda t, topic: permissions.may_command_event(t, topic.key),
+            lambda s: dispatch_override(
+                terminal=s.terminal, event_slug=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
+            ),
+        ),
+        MessageType(
+            "dispatch.release", DispatchRelease, ("event",),
+            "command of the topic's event",
+            "Cancel an accepted transport whose unit is not yet on scene; the casualty returns "
+            "to the queue and the next recommendation may plan it anew.",
+            lambda t, topic: permissions.may_command_event(t, topic.key),
+            lambda s: dispatch_release(
+                terminal=s.terminal, event_slug=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
+            ),
+        ),
+        MessageType(
+            "prearrival.ack", PrearrivalAck, ("hospital",),
+            "that hospital's terminals",
+            "The screen showed the notice (`received`) or staff acknowledged it; a state "
+            "already reached is acknowledged without change.",
+            lambda t, topic: permissions.may_act_for_hospital(t, topic.key),
+            lambda s: prearrival_ack(
+                terminal=s.terminal, code=s.topic.key, client_id=s.client_id, payload=s.payload
+            ),
+        ),
+        MessageType(
+            "handover", HandoverGive, ("casualty",),
+            "the unit carrying the casualty",
+            "The crew's ATMIST handover, stored with the record.",
+            lambda t, topic: permissions.may_give_handover(t, topic.key),
+            lambda s: handover_give(
+                terminal=s.terminal, casualty_id=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
+            ),
+        ),
+        MessageType(
+            "handover.accept", HandoverAccept, ("hospital",),
+            "that hospital's terminals",
+            "The hospital has taken the patient (after the unit reported `at_hospital`): "
+            "transport, casualty and notice become `handed_over`.",
+            lambda t, topic: permissions.may_act_for_hospital(t, topic.key),
+            lambda s: handover_accept(
+                terminal=s.terminal, code=s.topic.key, client_id=s.client_id, payload=s.payload
             ),
         ),
     ]

@@ -35,6 +35,8 @@ def _describe(spec: dict[str, Any]) -> str:
         items = spec["items"]
         if "enum" in items:
             return "list of " + ", ".join(f"`{v}`" for v in items["enum"])
+        if items.get("format") == "uuid":
+            return f"list of {spec['minItems']}..{spec['maxItems']} UUIDs"
         return f"list of {spec['minItems']}..{spec['maxItems']} numbers"
     return kind
 
@@ -68,6 +70,10 @@ def render_protocol_reference() -> str:
         f"and server process, bursts of {settings.HUB_RATE_LIMIT_BURST}; beyond: `rate_limited`",
         "- keep-alive: the hub pings every 20 s and closes a socket that has not answered "
         "for 30 s",
+        "- a hello that arrives while the database is down closes with 4503: reconnect later "
+        "(4401 is kept for a credential that was checked and found bad)",
+        "- a reader more than HUB_SLOW_READER_BYTES (default 8 MiB) behind while its socket is "
+        "full is closed with 4008; it resumes with `since`",
         "- rotated or revoked tokens close their sockets with 4403 within "
         f"{settings.HUB_WATCH_INTERVAL_SECONDS * 2:g} s",
         "",
@@ -89,10 +95,22 @@ def render_protocol_reference() -> str:
         "| `triage.changed` | `event:` | `casualty`, `from`, `to`, `method`, `by` |",
         "| `unit.changed` | `event:` | `unit`, `from`, `to`, `by`: a move of the unit lifecycle |",
         "| `order.assigned` | `unit:` | `transport`, `casualty`, `unit`, `hospital`, `category`, "
-        "`pickup {lat, lon}` |",
-        "| `transport.assigned` | `event:`, `casualty:`, `hospital:` | as `order.assigned`; on "
-        "`hospital:` also `age_group`, `complaint`, `needs` |",
-        "| `transport.cancelled` | `hospital:` | `transport`, `casualty`, `unit`, `reason` |",
+        "`pickup {lat, lon}`, `eta` (arrival at the hospital), `pickup_eta` |",
+        "| `transport.assigned` | `event:`, `casualty:` | as `order.assigned` without "
+        "`pickup_eta` |",
+        "| `transport.cancelled` | `hospital:`, `unit:` | `transport`, `casualty`, `unit`, "
+        "`reason` |",
+        "| `transport.eta` | `hospital:` | `transport`, `casualty`, `unit`, `eta`: the arrival "
+        "ETA moved by a minute or more with the unit's position |",
+        "| `dispatch.recommendation` | `event:` | `recommendation` (id), `generated_at`, "
+        "`solve_ms`, `objective` and `baseline` (expected survivors of the plan and of the "
+        "no-optimizer policy on the same snapshot), `assignments` [{`casualty`, `unit`, "
+        "`hospital`, `category`, `pickup_eta`, `arrival_eta`, `survival`, `explain`}] in "
+        "each unit's trip order, `unassigned` [casualty] |",
+        "| `prearrival.notice` | `hospital:` | `notice` (id), `transport`, `casualty`, `unit`, "
+        "`category`, `age_group`, `complaint`, `needs`, `eta`, `state` (`sent`) |",
+        "| `prearrival.state` | `hospital:`, `event:` | `notice`, `casualty`, `hospital`, "
+        "`state` (`received`, `acknowledged`, `arrived`, `handed_over`), `by` |",
         "| `subscription.ended` | the ended topic | (none) |",
         "",
         "A `media` message as stored carries, besides what the terminal sent, the file's",
@@ -103,8 +121,9 @@ def render_protocol_reference() -> str:
     ]
     from ambulance.lifecycles import TRANSPORT_LIFECYCLE, UNIT_LIFECYCLE
     from field_terminal.lifecycles import CASUALTY_LIFECYCLE
+    from hospital_intake.lifecycles import NOTICE_LIFECYCLE
 
-    for lifecycle in (UNIT_LIFECYCLE, CASUALTY_LIFECYCLE, TRANSPORT_LIFECYCLE):
+    for lifecycle in (UNIT_LIFECYCLE, CASUALTY_LIFECYCLE, TRANSPORT_LIFECYCLE, NOTICE_LIFECYCLE):
         lines.append(f"- {lifecycle.name}:")
         for state in sorted(lifecycle.states):
             targets = ", ".join(sorted(lifecycle.moves[state])) or "(final)"

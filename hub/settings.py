@@ -9,7 +9,9 @@ from django.utils.translation import gettext_lazy as _
 from hub.env import (
     database_from_url,
     env_bool,
+    env_choice,
     env_float,
+    env_http_url,
     env_int,
     env_list,
     env_str,
@@ -153,6 +155,10 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "static")))
 STATICFILES_DIRS = [BASE_DIR / "node_modules"] if (BASE_DIR / "node_modules").is_dir() else []
 # WhiteNoise serves static files from Daphne itself; in DEBUG it reads the finders directly.
 WHITENOISE_USE_FINDERS = True
+# Map tiles for the console ({z}/{x}/{y} template); empty: no tiles, every layer still drawn,
+# as on a hub without internet access.
+MAP_TILE_URL = env_str("MAP_TILE_URL", "")
+MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "")
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 MEDIA_MAX_BYTES = env_int("MEDIA_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
@@ -164,7 +170,18 @@ HUB_HELLO_TIMEOUT_SECONDS = env_float("HUB_HELLO_TIMEOUT_SECONDS", 10.0, minimum
 HUB_RATE_LIMIT_PER_SECOND = env_float("HUB_RATE_LIMIT_PER_SECOND", 60.0, minimum=30.0)
 HUB_RATE_LIMIT_BURST = env_int("HUB_RATE_LIMIT_BURST", 240, minimum=1)
 HUB_WATCH_INTERVAL_SECONDS = env_float("HUB_WATCH_INTERVAL_SECONDS", 1.0, minimum=0.05)
-HUB_SEND_QUEUE_LIMIT = env_int("HUB_SEND_QUEUE_LIMIT", 2000, minimum=10)
+HUB_DATABASE_THREADS = env_int("HUB_DATABASE_THREADS", 16, minimum=1)
+
+# Dispatch: the optimizer's budget per re-solve, the worker's debounce, and travel times
+# (command_center/travel.py: an estimate from distance by default, OSRM in production).
+DISPATCH_TIME_LIMIT = env_float("DISPATCH_TIME_LIMIT", 1.0, minimum=0.05)
+DISPATCH_DEBOUNCE_SECONDS = env_float("DISPATCH_DEBOUNCE_SECONDS", 2.0, minimum=0.0)
+DISPATCH_ROAD_SPEED_KMH = env_float("DISPATCH_ROAD_SPEED_KMH", 40.0, minimum=1.0)
+DISPATCH_TRAVEL_PROVIDER = env_choice("DISPATCH_TRAVEL_PROVIDER", "estimate", ("estimate", "osrm"))
+OSRM_URL = env_http_url("OSRM_URL")
+OSRM_TIMEOUT_SECONDS = env_float("OSRM_TIMEOUT_SECONDS", 2.0, minimum=0.1)
+if DISPATCH_TRAVEL_PROVIDER == "osrm" and not OSRM_URL:
+    raise ImproperlyConfigured("OSRM_URL is required when DISPATCH_TRAVEL_PROVIDER is osrm")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
