@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,8 +68,15 @@ class _PooledDatabaseCall(SyncToAsync):
             close_old_connections()
 
 
+# Each frame's transaction mostly waits for PostgreSQL to flush its commit, so the number of
+# frames in flight per process is the number of database threads; asyncio's default pool
+# (cores + 4) would cap a 2-core hub at six commits at a time.
+_database_threads = ThreadPoolExecutor(max_workers=settings.HUB_DATABASE_THREADS,
+                                       thread_name_prefix="hub-db")
+
+
 def in_database_thread(function: Any) -> Any:
-    return _PooledDatabaseCall(function, thread_sensitive=False)
+    return _PooledDatabaseCall(function, thread_sensitive=False, executor=_database_threads)
 
 
 @dataclass

@@ -3,6 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from ambulance import views as ambulance_views
+from command_center import views as command_views
+from field_terminal import views as field_views
+from hospital_intake import views as hospital_views
 from hub import api, views
 
 api_v1 = [
@@ -19,6 +23,12 @@ api_v1 = [
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("command/", command_views.console, name="command-console"),
+    path("hospital/", hospital_views.receiving_screen, name="hospital-screen"),
+    path("field/", field_views.tablet, name="field-tablet"),
+    path("field/sw.js", field_views.service_worker, name="field-service-worker"),
+    path("field/manifest.webmanifest", field_views.manifest, name="field-manifest"),
+    path("ambulance/", ambulance_views.onboard, name="ambulance-onboard"),
     path("login/", auth_views.LoginView.as_view(template_name="hub/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

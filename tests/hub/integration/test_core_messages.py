@@ -92,6 +92,7 @@ async def test_positions_move_the_unit_keep_history_and_never_go_back_in_time(li
                                                           "speed": 12.5, "heading": 90})
         assert reply["type"] == "ack"
     unit = await in_db(Unit.objects.get, callsign="WZ01")
+    assert unit.position is not None
     assert (round(unit.position.y, 2), unit.speed) == (30.70, 12.5)
     assert await in_db(UnitPosition.objects.filter(unit=unit).count) == 2
     other = await crew.send("position", "unit:WZ02", {"t": T, "lat": 30.7, "lon": 120.5})

@@ -4,6 +4,7 @@ and a frame answered with an error changes no stored data."""
 import asyncio
 import json
 import uuid
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,8 +23,8 @@ json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=
     st.text(max_size=8), inner, max_size=4), max_leaves=12)
 
 
-def _valid_data(kind: str) -> dict:
-    return {
+def _valid_data(kind: str) -> dict[str, Any]:
+    valid: dict[str, dict[str, Any]] = {
         "vitals": {"t": "2019-10-20T09:00:00Z", "hr": 80, "spo2": 97},
         "waveform": {"t0": "2019-10-20T09:00:00Z", "hz": 250, "signal": "ecg_ii", "unit": "mV",
                      "samples": [0.1, 0.2]},
@@ -33,7 +34,8 @@ def _valid_data(kind: str) -> dict:
         "unit.status": {"status": "available"},
         "capacity": {"beds": {"red": 1, "yellow": 1, "green": 1}, "diversion": False},
         "casualty.report": casualty_report_data(),
-    }.get(kind, {})
+    }
+    return valid.get(kind, {})
 
 
 @st.composite
