@@ -41,7 +41,7 @@ fi
 lock_hash=$(sha256sum requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 if [ "$(cat "$VENV/.lock-installed" 2>/dev/null)" != "$lock_hash" ]; then
   say "installing locked dependencies"
-  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | { grep -v "is ignored" || true; }
   "$VENV/bin/python" -m pip install -q --require-hashes --no-deps -r requirements.lock 2>&1 | { grep -v "is ignored" || true; }
   echo "$lock_hash" > "$VENV/.lock-installed"
 fi
@@ -82,7 +82,7 @@ if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$PGDB'")" != "
   psql_admin -c "CREATE DATABASE \"$PGDB\""
 fi
 psql -h "$PGHOST" -p "$PGPORT" -U "$PGUSER" -d "$PGDB" -qtAX -v ON_ERROR_STOP=1 \
-  -c "CREATE EXTENSION IF NOT EXISTS postgis"
+  -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS postgis"
 
 # --- browser-side libraries (Leaflet, uPlot) pinned by package-lock.json ------------------
 if [ -f package-lock.json ] && [ ! -f node_modules/.package-lock.json -o package-lock.json -nt node_modules/.package-lock.json ]; then
