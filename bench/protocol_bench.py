@@ -64,7 +64,10 @@ async def report(terminal: RawTerminal) -> str:
     return f"casualty:{casualty}"
 
 
-async def throughput(hub: DaphneProcess, tokens: list[str], seconds: float, window: int) -> None:
+async def throughput(hub: DaphneProcess, tokens: list[str], seconds: float, window: int,
+                     rate: float | None = None) -> None:
+    """Flood with `window` frames in flight per terminal, or, with `rate`, send each
+    terminal's frames at that many per second (the latency a steady load sees)."""
     terminals = [await connect_terminal(hub.ws_url, token) for token in tokens]
     topics = [await report(t) for t in terminals]
     latencies: list[float] = []
@@ -83,13 +86,16 @@ async def throughput(hub: DaphneProcess, tokens: list[str], seconds: float, wind
                     latencies.append(time.perf_counter() - started)
                 else:
                     errors += 1
+                if rate is not None:
+                    await asyncio.sleep(max(0.0, 1 / rate - (time.perf_counter() - started)))
 
-        await asyncio.gather(*(one() for _ in range(window)))
+        await asyncio.gather(*(one() for _ in range(1 if rate else window)))
 
     started = time.perf_counter()
     await asyncio.gather(*(pump(t, topic) for t, topic in zip(terminals, topics, strict=True)))
     elapsed = time.perf_counter() - started
-    print(f"acknowledged vitals from {len(terminals)} terminals ({window} in flight each): "
+    load = f"{rate:g}/s each" if rate else f"{window} in flight each"
+    print(f"acknowledged vitals from {len(terminals)} terminals ({load}): "
           f"{len(latencies) / elapsed:.0f}/s over {elapsed:.1f} s, errors {errors}")
     print(f"ack latency: p50 {percentile(latencies, .5) * 1000:.1f} ms, "
           f"p99 {percentile(latencies, .99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms")
@@ -148,6 +154,7 @@ def main() -> None:
     hub = DaphneProcess(env=env).start()
     try:
         asyncio.run(throughput(hub, tokens["field"], args.seconds, args.window))
+        asyncio.run(throughput(hub, tokens["field"], args.seconds, args.window, rate=2.0))
         asyncio.run(fanout(hub, tokens["field"][0], tokens["command"], rate=50, count=500))
     finally:
         hub.stop()
