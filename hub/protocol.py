@@ -37,6 +37,22 @@ from hub.payloads import Payload
 from hub.schemas import Media, Note
 from hub.services import media_share, note_post
 from hub.topics import TopicRef, parse_topic
+from teleconsult.schemas import (
+    Advice,
+    ConsultEnd,
+    ConsultJoin,
+    ConsultRequest,
+    IceCandidate,
+    SessionDescription,
+)
+from teleconsult.selectors import consult_is_participant, consult_may_advise, consult_may_join
+from teleconsult.services import (
+    consult_advise,
+    consult_end,
+    consult_join,
+    consult_request,
+    consult_signal,
+)
 
 MAX_ID_LENGTH = 64
 CONTROL_TYPES = ("hello", "ping", "subscribe", "unsubscribe")
@@ -44,7 +60,8 @@ HUB_ONLY_TYPES = (
     "welcome", "pong", "ack", "error", "subscription.ended", "casualty.status",
     "triage.changed", "unit.changed", "order.assigned", "transport.assigned",
     "transport.cancelled", "transport.eta", "dispatch.recommendation", "prearrival.notice",
-    "prearrival.state",
+    "prearrival.state", "consult.offered", "consult.state", "consult.note", "consult.media",
+    "consult.ended",
 )
 
 
@@ -228,6 +245,72 @@ MESSAGE_TYPES: dict[str, MessageType] = {
             lambda t, topic: permissions.may_act_for_hospital(t, topic.key),
             lambda s: handover_accept(
                 terminal=s.terminal, code=s.topic.key, client_id=s.client_id, payload=s.payload
+            ),
+        ),
+        MessageType(
+            "consult.request", ConsultRequest, ("casualty",),
+            "the reporting field terminal, the assigned unit",
+            "Ask for a remote expert: creates the consult (its uuid made by the client, twice "
+            "is `conflict`) with the requester as first participant; the hub offers it with "
+            "`consult.offered` on `terminal:<name>` of every expert of the specialty (and of "
+            "the media bridge when `record` or `fanout` is true).",
+            lambda t, topic: permissions.may_write_casualty_record(t, topic.key),
+            lambda s: consult_request(
+                terminal=s.terminal, casualty_id=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
+            ),
+        ),
+        MessageType(
+            "consult.join", ConsultJoin, ("consult",),
+            "experts of its specialty, the casualty's crew, command; `role: bridge` only the "
+            "media bridge",
+            "Take a seat in an open consult; from then the terminal reads the consult (and, "
+            "for an expert, the casualty). The hub follows with `consult.state`.",
+            lambda t, topic: consult_may_join(terminal=t, consult_id=topic.key),
+            lambda s: consult_join(
+                terminal=s.terminal, consult_id=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
+            ),
+        ),
+        MessageType(
+            "consult.end", ConsultEnd, ("consult",),
+            "its participants, command",
+            "End the consult for everyone; an optional summary joins the casualty's notes.",
+            lambda t, topic: consult_is_participant(consult_id=topic.key, terminal=t)
+            or (t.kind == "command" and permissions.may_read(t, topic)),
+            lambda s: consult_end(
+                terminal=s.terminal, consult_id=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
+            ),
+        ),
+        *[
+            MessageType(
+                kind, payload_class, ("consult",),
+                "its participants, to another participant (`to`)",
+                summary,
+                lambda t, topic: consult_is_participant(consult_id=topic.key, terminal=t),
+                lambda s, kind=kind: consult_signal(  # type: ignore[misc]
+                    terminal=s.terminal, consult_id=s.topic.key, client_id=s.client_id,
+                    type=kind, data=s.payload.wire(),
+                ),
+            )
+            for kind, payload_class, summary in (
+                ("rtc.offer", SessionDescription, "WebRTC SDP offer to the participant `to`."),
+                ("rtc.answer", SessionDescription, "WebRTC SDP answer to the participant `to`."),
+                ("rtc.ice", IceCandidate,
+                 "A trickled ICE candidate for the participant `to`; an empty `candidate` "
+                 "ends the candidates."),
+            )
+        ],
+        MessageType(
+            "advice", Advice, ("consult",),
+            "an expert participant",
+            "The expert's advice; it also joins the casualty's notes (hub-made "
+            "`consult.note` on the casualty topic).",
+            lambda t, topic: consult_may_advise(terminal=t, consult_id=topic.key),
+            lambda s: consult_advise(
+                terminal=s.terminal, consult_id=s.topic.key, client_id=s.client_id,
+                payload=s.payload,
             ),
         ),
     ]

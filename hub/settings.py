@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "hub.security.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "hub.urls"
@@ -99,9 +100,10 @@ DATABASES = {
     "default": database_from_url("DATABASE_URL", "postgis://postgres@127.0.0.1:5432/mcihub"),
 }
 # Consumers call the database from a thread pool; keeping each thread's connection open saves
-# a PostgreSQL handshake per frame, and health checks drop a connection that died with a restart.
+# a PostgreSQL handshake per frame. No health check (a SELECT 1 before every frame): a
+# connection that died with a PostgreSQL restart fails its next frame, which is answered
+# `unavailable` and re-sent by the terminal, and Django then drops the broken connection.
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Parallel test runs (several engineers on one machine) each need their own test database.
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_mcihub")}
 DATABASES["default"]["OPTIONS"] = {"connect_timeout": env_int("DATABASE_CONNECT_TIMEOUT", 3)}
@@ -180,6 +182,16 @@ DISPATCH_ROAD_SPEED_KMH = env_float("DISPATCH_ROAD_SPEED_KMH", 40.0, minimum=1.0
 DISPATCH_TRAVEL_PROVIDER = env_choice("DISPATCH_TRAVEL_PROVIDER", "estimate", ("estimate", "osrm"))
 OSRM_URL = env_http_url("OSRM_URL")
 OSRM_TIMEOUT_SECONDS = env_float("OSRM_TIMEOUT_SECONDS", 2.0, minimum=0.1)
+
+# Teleconsult: ICE servers handed to clients; TURN passwords are minted per terminal with
+# coturn's shared secret (deploy/coturn/turnserver.conf) and expire after the TTL.
+TELECONSULT_STUN_URLS = env_list("TELECONSULT_STUN_URLS", [])
+TELECONSULT_TURN_URLS = env_list("TELECONSULT_TURN_URLS", [])
+TELECONSULT_TURN_SECRET = env_str("TELECONSULT_TURN_SECRET", "")
+TELECONSULT_TURN_TTL_SECONDS = env_int("TELECONSULT_TURN_TTL_SECONDS", 6 * 3600, minimum=60)
+# The command terminal the aiortc media bridge runs as; it is offered every consult whose
+# requester consented to a recording or asked for fan-out.
+TELECONSULT_BRIDGE_TERMINAL = env_str("TELECONSULT_BRIDGE_TERMINAL", "media-bridge")
 if DISPATCH_TRAVEL_PROVIDER == "osrm" and not OSRM_URL:
     raise ImproperlyConfigured("OSRM_URL is required when DISPATCH_TRAVEL_PROVIDER is osrm")
 
@@ -214,6 +226,36 @@ LOGGING = {
     "loggers": {"daphne": {"level": "WARNING"}},
 }
 
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
+# Cache: the login failure counts, shared by every server process through Redis (key prefix:
+# hubs sharing one Redis stay apart). Entries expire; Redis must not evict (deploy/redis).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("HUB_CHANNEL_PREFIX", "mcihub"),
+    }
+}
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; empty: no metrics page.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+
+# Production sits behind the TLS proxy of deploy/nginx: HTTPS=1 turns on everything
+# `manage.py check --deploy` asks for. Off, the hub serves plain HTTP, as on an isolated drill
+# LAN without certificates and in the tests.
+HTTPS = env_bool("HTTPS", False)
+if HTTPS:
+    # nginx overwrites X-Forwarded-Proto; Daphne is reachable from the proxy only.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    # Prometheus and health checks reach each Daphne directly, over the private network.
+    SECURE_REDIRECT_EXEMPT = [r"^metrics$", r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"

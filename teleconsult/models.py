@@ -23,6 +23,11 @@ class Consult(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
     urgency = models.CharField(max_length=16, choices=Urgency.choices, default=Urgency.URGENT)
     specialty = models.CharField(max_length=32)
+    reason = models.CharField(max_length=500, blank=True)
+    # The requester's consent to a recording by the media bridge, and whether the bridge
+    # should relay the requester's single uplink to the other participants.
+    record = models.BooleanField(default=False)
+    fanout = models.BooleanField(default=False)
     requested_by = models.ForeignKey(
         "hub.Terminal", on_delete=models.PROTECT, related_name="requested_consults"
     )
@@ -55,3 +60,20 @@ class ConsultParticipant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.terminal_id} in {self.consult_id} as {self.role}"
+
+
+class ExpertSpecialty(models.Model):
+    """Which specialties an expert terminal is offered consults for."""
+
+    terminal = models.ForeignKey(
+        "hub.Terminal", on_delete=models.CASCADE, related_name="specialties"
+    )
+    specialty = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["terminal", "specialty"], name="one_row_per_specialty")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.terminal_id}: {self.specialty}"
