@@ -118,3 +118,21 @@ class Handover(models.Model):
 
     class Meta:
         ordering = ["given_at", "id"]
+
+
+class HandoverBundle(models.Model):
+    """The FHIR R4 Bundle of the record as it stood when the hospital accepted the handover:
+    the record keeps growing after (notes, media), the hospital's legal copy does not."""
+
+    transport = models.OneToOneField(
+        "ambulance.Transport", on_delete=models.PROTECT, related_name="handover_bundle"
+    )
+    casualty = models.ForeignKey(
+        "field_terminal.Casualty", on_delete=models.PROTECT, related_name="handover_bundles"
+    )
+    bundle = models.JSONField()
+    accepted_by = models.CharField(max_length=100)
+    accepted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["accepted_at", "id"]

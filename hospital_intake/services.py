@@ -7,10 +7,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from ambulance.models import Transport
+from field_terminal.models import Casualty
+from hospital_intake.fhir import casualty_bundle
 from hospital_intake.lifecycles import NOTICE_LIFECYCLE
 from hospital_intake.models import (
     CapacityReport,
     Handover,
+    HandoverBundle,
     Hospital,
     PreArrivalNotice,
     PreArrivalNoticeChange,
@@ -192,4 +195,15 @@ def handover_accept(
         transport_hand_over(transport=transport, changed_by=terminal.name)
         prearrival_notice_advance(transport=transport, to_state="handed_over",
                                   changed_by=terminal.name)
+        handover_bundle_store(transport=transport, accepted_by=terminal.name)
         return message
+
+
+def handover_bundle_store(*, transport: Transport, accepted_by: str) -> HandoverBundle:
+    """Keep the FHIR snapshot the hospital received; runs inside the acceptance's transaction.
+    Media URLs stay relative (/api/v1/media/<id>): the hub's public host is the reader's."""
+    casualty = Casualty.objects.get(pk=transport.casualty_id)
+    return HandoverBundle.objects.create(
+        transport=transport, casualty=casualty, bundle=casualty_bundle(casualty, base_url=""),
+        accepted_by=accepted_by, accepted_at=timezone.now(),
+    )

@@ -1,9 +1,14 @@
 from typing import Any
 
 from django.contrib import admin
-from django.http import HttpRequest
+from django.db.models import QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 
+from hub.audit import audit_chain_verify, audit_csv_rows
 from hub.models import AuditEntry, JournalEntry, MediaFile, Terminal, Topic
+from hub.services import audit_record
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -49,6 +54,44 @@ class AuditEntryAdmin(ReadOnlyAdmin):
     list_filter = ["action"]
     search_fields = ["actor", "target"]
     date_hierarchy = "at"
+    actions = ["export_csv"]
+    change_list_template = "admin/hub/auditentry/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path("verify/", self.admin_site.admin_view(self.verify_view),
+                 name="hub_auditentry_verify"),
+            path("export.csv", self.admin_site.admin_view(self.export_all_view),
+                 name="hub_auditentry_export"),
+        ]
+        return own + super().get_urls()
+
+    def _csv(self, request: HttpRequest, entries: QuerySet[AuditEntry]) -> StreamingHttpResponse:
+        # Exporting the record of who read what is itself worth recording.
+        audit_record(actor=request.user.get_username(), action="audit.export", target="audit",
+                     detail={"entries": entries.count()})
+        response = StreamingHttpResponse(audit_csv_rows(entries.order_by("id").iterator()),
+                                         content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+        return response
+
+    @admin.action(description="Export selected entries as CSV")
+    def export_csv(self, request: HttpRequest,
+                   queryset: QuerySet[AuditEntry]) -> StreamingHttpResponse:
+        return self._csv(request, queryset)
+
+    def export_all_view(self, request: HttpRequest) -> StreamingHttpResponse:
+        """The whole chain, or the entries of one `?target=`, for staff."""
+        entries = AuditEntry.objects.all()
+        target = request.GET.get("target")
+        if target:
+            entries = entries.filter(target=target)
+        return self._csv(request, entries)
+
+    def verify_view(self, request: HttpRequest) -> TemplateResponse:
+        context = {**self.admin_site.each_context(request), "report": audit_chain_verify(),
+                   "opts": self.model._meta, "title": "Verify audit chain"}
+        return TemplateResponse(request, "admin/hub/auditentry/verify.html", context)
 
 
 @admin.register(MediaFile)

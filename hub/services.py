@@ -18,10 +18,11 @@ from hub.media_types import sniff_media_type
 from hub.models import AuditEntry, MediaFile, Terminal
 from hub.schemas import Media, Note
 from hub.topics import TopicRef
+from teleconsult.services import consult_chat_to_record, consult_media_to_record
 
 # One fixed advisory lock orders appends to the audit chain across every process.
 _AUDIT_CHAIN_LOCK = 0x4D4349_41554454
-_GENESIS_HASH = "0" * 64
+AUDIT_GENESIS_HASH = "0" * 64
 
 
 def token_hash(token: str) -> str:
@@ -73,7 +74,8 @@ def terminal_token_revoke(*, name: str, revoked_by: str = "admin") -> Terminal:
     return terminal
 
 
-def _audit_digest(previous_hash: str, fields: dict[str, Any]) -> str:
+def audit_digest(previous_hash: str, fields: dict[str, Any]) -> str:
+    """SHA-256 over the previous hash and the entry's canonical JSON (hub.audit re-checks it)."""
     canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256((previous_hash + canonical).encode()).hexdigest()
 
@@ -86,13 +88,13 @@ def audit_record(
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_AUDIT_CHAIN_LOCK])
         last = AuditEntry.objects.order_by("-id").only("hash").first()
-        previous_hash = last.hash if last is not None else _GENESIS_HASH
+        previous_hash = last.hash if last is not None else AUDIT_GENESIS_HASH
         at = timezone.now()
         fields = {"actor": actor, "action": action, "target": target,
                   "detail": detail or {}, "at": at.isoformat()}
         return AuditEntry.objects.create(
             actor=actor, action=action, target=target, detail=detail or {}, at=at,
-            previous_hash=previous_hash, hash=_audit_digest(previous_hash, fields),
+            previous_hash=previous_hash, hash=audit_digest(previous_hash, fields),
         )
 
 
@@ -139,6 +141,8 @@ def note_post(
                 casualty_id=topic.key, author=terminal.name, text=payload.text,
                 journal_seq=message.seq, written_at=message.stored_at,
             )
+        elif topic.kind == "consult":
+            consult_chat_to_record(consult_id=topic.key, author=terminal.name, text=payload.text)
         return message
 
 
@@ -169,6 +173,9 @@ def media_share(
                 attached_by=terminal.name, journal_seq=message.seq,
                 attached_at=message.stored_at,
             )
+        elif topic.kind == "consult":
+            consult_media_to_record(consult_id=topic.key, media=media,
+                                    caption=payload.caption or "", author=terminal.name)
         return message
 
 
