@@ -30,6 +30,7 @@ from command_center.selectors import (
 from command_center.travel import TravelTimes, travel_times
 from field_terminal.models import Casualty
 from hospital_intake.models import CAPABILITIES, Hospital
+from hub import metrics
 from hub.errors import Conflict, Invalid
 from hub.journal import StoredMessage, journal_append
 from hub.models import Terminal
@@ -197,7 +198,9 @@ def dispatch_recommend(
         # The last plan as a warm start keeps a recommendation steady while little changes.
         warm_start=previous.plan if previous is not None else None,
     )
-    solve_ms = round((time.perf_counter() - started) * 1000)
+    solve_seconds = time.perf_counter() - started
+    metrics.DISPATCH_SOLVE.observe(solve_seconds)
+    solve_ms = round(solve_seconds * 1000)
     evaluation = evaluate_plan(instance, plan)
     baseline = evaluate_plan(instance, baseline_plan(instance)).objective
     casualty_category = {c.id: c.category for c in instance.casualties}

@@ -220,6 +220,7 @@ class MediaUpload(APIView):
 class MediaDownload(APIView):
     """A stored file, to a terminal that uploaded it or may read a record it is attached to."""
 
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request: Request, media_id: str) -> FileResponse:
         terminal = _terminal(request)
         media = MediaFile.objects.filter(pk=media_id).first()

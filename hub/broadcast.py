@@ -61,7 +61,7 @@ def broadcast(message: StoredMessage) -> None:
     _dispatch(
         group_for_topic(message.topic),
         {"type": "journal.message", "topic": message.topic, "seq": message.seq,
-         "text": message.frame_text()},
+         "message_type": message.type, "text": message.frame_text()},
     )
 
 

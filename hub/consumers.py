@@ -21,7 +21,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
 from django.utils import timezone
 
-from hub import permissions
+from hub import metrics, permissions
 from hub.broadcast import bind_server_loop, group_for_topic
 from hub.errors import Forbidden, Invalid, ProtocolError, RateLimited
 from hub.journal import StoredMessage, apply_once
@@ -123,8 +123,10 @@ def _submit(message_type: MessageType, submission: Submission) -> StoredMessage:
                             f"{submission.terminal.name} may not send {message_type.type} here")
         return message_type.store(submission)
 
+    started = time.perf_counter()
     stored, _ = apply_once(terminal=submission.terminal, client_id=submission.client_id,
                            apply=apply)
+    metrics.JOURNAL_WRITE.observe(time.perf_counter() - started)
     return stored
 
 
@@ -151,6 +153,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.hello_timer.cancel()
+        if self.terminal is not None:
+            metrics.TERMINALS_CONNECTED.labels(self.terminal.kind).dec()
         watch_for_this_loop().unregister(self)
         for topic in list(self.subscriptions):
             await self._leave_group(topic)
@@ -167,9 +171,11 @@ class TerminalConsumer(AsyncWebsocketConsumer):
     # --- frames from the terminal ------------------------------------------------------------
 
     async def send_json(self, frame: dict[str, Any]) -> None:
+        metrics.FRAMES_OUT.labels(frame["type"]).inc()
         await self.send(text_data=json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
 
     async def send_error(self, frame_id: str | None, code: str, message: str) -> None:
+        metrics.ERRORS.labels(code).inc()
         await self.send_json({"type": "error", "id": frame_id, "code": code, "message": message})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -190,25 +196,34 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         if self.terminal is None:
             await self._hello(frame)
             return
+        received = time.perf_counter()
         try:
             if not _bucket_for(self.terminal.pk).take():
                 raise RateLimited(f"frame: over {settings.HUB_RATE_LIMIT_PER_SECOND:g} frames/s; "
                                   "send it again later with the same id")
             await self._route(frame)
         except ProtocolError as error:
-            await self.send_error(frame.id, error.code, error.message)
+            await self._refuse(frame, error.code, error.message)
         except IllegalTransition as error:
-            await self.send_error(frame.id, "conflict", str(error))
+            await self._refuse(frame, "conflict", str(error))
         except ObjectDoesNotExist:
-            await self.send_error(frame.id, "forbidden", "topic: not readable by this terminal")
+            await self._refuse(frame, "forbidden", "topic: not readable by this terminal")
         except (OperationalError, InterfaceError):
             logger.warning("database unavailable for %s frame %s", frame.type, frame.id)
-            await self.send_error(frame.id, "unavailable",
-                                  "storage: unavailable; send it again later with the same id")
+            await self._refuse(frame, "unavailable",
+                               "storage: unavailable; send it again later with the same id")
         except DatabaseError:
             logger.exception("database error on %s frame %s", frame.type, frame.id)
-            await self.send_error(frame.id, "unavailable",
-                                  "storage: the frame was not stored; send it again later")
+            await self._refuse(frame, "unavailable",
+                               "storage: the frame was not stored; send it again later")
+        else:
+            # _route returns once the ack (or pong) is sent.
+            metrics.FRAMES_IN.labels(frame.type, "ack").inc()
+            metrics.ACK_LATENCY.labels(frame.type).observe(time.perf_counter() - received)
+
+    async def _refuse(self, frame: Frame, code: str, message: str) -> None:
+        metrics.FRAMES_IN.labels(frame.type, code).inc()
+        await self.send_error(frame.id, code, message)
 
     async def _hello(self, frame: Frame) -> None:
         if frame.type != "hello":
@@ -236,6 +251,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_BAD_CREDENTIAL)
             return
         self.terminal = terminal
+        metrics.TERMINALS_CONNECTED.labels(terminal.kind).inc()
         self.hello_timer.cancel()
         watch_for_this_loop().register(self)
         await self.send_json({
@@ -343,6 +359,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             )
             for message in batch:
                 if message.seq == subscription.last_seq + 1:
+                    metrics.FRAMES_OUT.labels(message.type).inc()
                     await self.send(text_data=message.frame_text())
                     subscription.last_seq = message.seq
             if len(batch) < REPLAY_BATCH:
@@ -366,6 +383,8 @@ class TerminalConsumer(AsyncWebsocketConsumer):
                 # Something between was lost or overtaken: it is committed, so read it.
                 await self._deliver_from_journal(subscription, until_seq=seq - 1)
             if seq == subscription.last_seq + 1:
+                # Events from a hub of an older release (rolling restart) carry no type.
+                metrics.FRAMES_OUT.labels(event.get("message_type", "message")).inc()
                 await self.send(text_data=event["text"])
                 subscription.last_seq = seq
 

@@ -14,6 +14,7 @@ Daphne builds its factory from `daphne.server.WebSocketFactory`, so the hub's su
 put there before Daphne's command line runs; every other option stays Daphne's.
 """
 
+import atexit
 import logging
 import os
 from typing import Any
@@ -21,6 +22,9 @@ from typing import Any
 import daphne.server
 from daphne.cli import CommandLineInterface
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
+from prometheus_client import multiprocess
+
+from hub import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +92,11 @@ class HubWebSocketFactory(WebSocketFactory):
 
 def main() -> None:
     HubWebSocketProtocol.slow_reader_bytes = slow_reader_limit()
+    # Connected-terminal gauges sum live processes only: this one's go when it exits, and a
+    # predecessor's that was killed go now (hub/metrics.py).
+    metrics.forget_dead_processes()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        atexit.register(multiprocess.mark_process_dead, os.getpid())
     daphne.server.WebSocketFactory = HubWebSocketFactory
     CommandLineInterface.entrypoint()
 

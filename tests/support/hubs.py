@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+METRICS_TOKEN = "test-metrics-token-0123456789"
 
 
 def free_port() -> int:
@@ -85,6 +86,7 @@ def hub_environment(database_name: str, channel_prefix: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "HUB_WATCH_INTERVAL_SECONDS": "0.5",
         "LOG_LEVEL": "WARNING",
+        "METRICS_TOKEN": METRICS_TOKEN,
         "PYTHONUNBUFFERED": "1",
     })
     return env
