@@ -91,6 +91,8 @@ if [ -f package-lock.json ] && [ ! -f node_modules/.package-lock.json -o package
 fi
 
 # A secret key of this machine's own, kept out of git (settings read it when SECRET_KEY is unset).
+# WhiteNoise looks for STATIC_ROOT at start-up; files come from the finders until collectstatic.
+mkdir -p var/static var/media
 if [ -z "${SECRET_KEY:-}" ] && [ ! -s var/secret-key ]; then
   mkdir -p var && (umask 077 && "$VENV/bin/python" -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret-key)
 fi
