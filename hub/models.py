@@ -60,10 +60,6 @@ class Terminal(models.Model):
     def topic(self) -> str:
         return f"terminal:{self.name}"
 
-    @property
-    def is_revoked(self) -> bool:
-        return self.revoked_at is not None
-
 
 class Topic(models.Model):
     """The head of one topic's journal; its row lock orders every append to that topic."""

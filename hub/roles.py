@@ -8,4 +8,3 @@ ROLE_TERMINAL_KIND = {
     "remote expert": "expert",
     "administrator": "command",
 }
-ROLES = tuple(ROLE_TERMINAL_KIND)

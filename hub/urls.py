@@ -10,6 +10,7 @@ from hospital_intake import api as hospital_api
 from hospital_intake import views as hospital_views
 from hub import api, metrics, views
 from hub.security import ThrottledAuthenticationForm
+from teleconsult import api as consult_api
 
 api_v1 = [
     path("events/", api.EventList.as_view(), name="api-events"),
@@ -26,6 +27,8 @@ api_v1 = [
     path("hospitals/<str:code>/have", hospital_api.HospitalHaveImport.as_view(),
          name="api-hospital-have-import"),
     path("transports/", api.TransportList.as_view(), name="api-transports"),
+    path("consults/queue", consult_api.ConsultQueue.as_view(), name="api-consult-queue"),
+    path("consults/ice-servers", consult_api.IceServers.as_view(), name="api-ice-servers"),
     path("media/", api.MediaUpload.as_view(), name="api-media-upload"),
     path("media/<uuid:media_id>", api.MediaDownload.as_view(), name="api-media"),
 ]
