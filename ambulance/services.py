@@ -168,7 +168,9 @@ def transport_hand_over(*, transport: Transport, changed_by: str) -> None:
 
 def _advance_transports(*, unit: Unit, to_status: str, changed_by: str) -> None:
     active = list(
-        Transport.objects.select_for_update()
+        # Only the transports: a lock on the joined hospital rows would order this after
+        # capacity updates and accepts that lock the hospital first (a deadlock under load).
+        Transport.objects.select_for_update(of=("self",))
         .select_related("unit", "hospital")
         .filter(unit=unit, status__in=Transport.ACTIVE_STATUSES)
         .order_by("assigned_at")

@@ -21,7 +21,8 @@ def console_event(*, terminal: Terminal) -> MassEvent | None:
     """The event this console commands: its own, or for a regional centre the newest active."""
     if terminal.event_id is not None:
         return MassEvent.objects.get(pk=terminal.event_id)
-    return MassEvent.objects.filter(status=MassEvent.Status.ACTIVE).first()
+    # A drill never takes over a regional console: it opens the exercise event only when bound.
+    return MassEvent.objects.filter(status=MassEvent.Status.ACTIVE, is_exercise=False).first()
 
 
 def _casualty_row(casualty: Casualty, transport: Transport | None) -> dict[str, Any]:

@@ -14,7 +14,9 @@ Rules the snapshot follows (DISPATCH.md leaves them to the hub):
   An available or returning unit is free now at its last reported position (its station
   before the first fix); a unit busy on a job the hub has no transport for (a status set by
   hand) is left out until it reports available or returning.
-- Hospitals: published free beds minus beds claimed by transports under way to them
+- Hospitals: those serving the event (a real event the real hospitals, an exercise event only
+  its own copies, so a drill never plans with real beds nor a real plan with drill beds);
+  published free beds minus beds claimed by transports under way to them
   (assigned, on scene, departed; the hospital counts arrived patients in its next report).
   A hospital on diversion has no beds.
 - Places: one `site` per distinct casualty location (identical points share one), one `point`
@@ -36,6 +38,7 @@ from command_center.models import MassEvent, Recommendation
 from command_center.travel import LatLon, TravelTimes
 from field_terminal.models import Casualty
 from hospital_intake.models import Hospital
+from hospital_intake.scope import hospitals_serving_filter
 
 SURVIVAL: dict[str, dict[str, Any]] = {
     "red": {"model": "loglogistic", "b0": 0.3510, "b1": 35.838, "b2": 1.9886},
@@ -113,7 +116,11 @@ def dispatch_instance_for(event: MassEvent, *, travel: TravelTimes) -> Snapshot:
         .exclude(category="black")
         .order_by("reported_at", "id")
     )
-    hospitals = list(Hospital.objects.order_by("code"))
+    hospitals = list(
+        Hospital.objects.filter(
+            hospitals_serving_filter(event_id=event.pk, is_exercise=event.is_exercise)
+        ).order_by("code")
+    )
     claimed = claimed_beds(hospitals)
     units = list(
         Unit.objects.filter(event=event)

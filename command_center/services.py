@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point
 from django.db import transaction
+from django.utils import timezone
 
 from ambulance.models import Station, Transport, Unit
 from ambulance.services import transport_assign, transport_release
@@ -30,6 +31,7 @@ from command_center.selectors import (
 from command_center.travel import TravelTimes, travel_times
 from field_terminal.models import Casualty
 from hospital_intake.models import CAPABILITIES, Hospital
+from hospital_intake.scope import hospitals_serving_filter
 from hub import metrics
 from hub.errors import Conflict, Invalid
 from hub.journal import StoredMessage, journal_append
@@ -69,49 +71,75 @@ def _point(obj: dict[str, Any], where: str) -> Point:
     return Point(lon, lat, srid=4326)
 
 
-def scenario_load(*, path: Path) -> tuple[MassEvent, ScenarioCounts]:
-    """Create or update everything a scenario file describes, keyed by natural keys.
+@dataclass(frozen=True)
+class ExerciseCopy:
+    """How a scenario is loaded as an exercise event instead of its real one: the event's own
+    slug and names, and a prefix for station and hospital codes and unit callsigns, which are
+    unique across events, so the exercise's stations, units and hospitals are copies of its
+    own and loading it never changes a real one."""
 
-    Loading the same file twice leaves the same rows: nothing is duplicated, and changed
-    values in the file overwrite the stored ones.
-    """
+    slug: str
+    name: str
+    name_zh: str
+    prefix: str
+    auto_dispatch: bool
+
+
+def scenario_read(*, path: Path) -> dict[str, Any]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ScenarioError(f"{path}: cannot be read as JSON ({error})") from None
-    if document.get("format") != SCENARIO_FORMAT:
+    if not isinstance(document, dict) or document.get("format") != SCENARIO_FORMAT:
         raise ScenarioError(f"format: must be {SCENARIO_FORMAT!r}")
+    return document
+
+
+def scenario_load(
+    *, path: Path, exercise: ExerciseCopy | None = None
+) -> tuple[MassEvent, ScenarioCounts]:
+    """Create or update everything a scenario file describes, keyed by natural keys.
+
+    Loading the same file twice leaves the same rows: nothing is duplicated, and changed
+    values in the file overwrite the stored ones. With `exercise`, the rows are the
+    exercise event's copies (see ExerciseCopy).
+    """
+    document = scenario_read(path=path)
+    prefix = exercise.prefix if exercise is not None else ""
     with transaction.atomic():
-        event = _load_event(_require(document, "event", "scenario"))
+        event = _load_event(_require(document, "event", "scenario"), exercise)
         posts = [_load_post(event, post, f"medical_posts[{i}]")
                  for i, post in enumerate(document.get("medical_posts", []))]
-        stations = {station["code"]: _load_station(station, f"stations[{i}]")
+        stations = {station["code"]: _load_station(station, f"stations[{i}]", prefix)
                     for i, station in enumerate(document.get("stations", []))}
-        units = [_load_unit(event, stations, unit, f"units[{i}]")
+        units = [_load_unit(event, stations, unit, f"units[{i}]", prefix)
                  for i, unit in enumerate(document.get("units", []))]
-        hospitals = [_load_hospital(hospital, f"hospitals[{i}]")
+        hospitals = [_load_hospital(hospital, f"hospitals[{i}]", event if exercise else None,
+                                    prefix)
                      for i, hospital in enumerate(document.get("hospitals", []))]
     return event, ScenarioCounts(len(posts), len(stations), len(units), len(hospitals))
 
 
-def _load_event(obj: dict[str, Any]) -> MassEvent:
+def _load_event(obj: dict[str, Any], exercise: ExerciseCopy | None) -> MassEvent:
     area = obj.get("venue_area")
     venue = None
     if area is not None:
         geometry = GEOSGeometry(json.dumps(area), srid=4326)
         venue = geometry if isinstance(geometry, MultiPolygon) else MultiPolygon(geometry)
-    event, _ = MassEvent.objects.update_or_create(
-        slug=_require(obj, "slug", "event"),
-        defaults={
-            "name": _require(obj, "name", "event"),
-            "name_zh": obj.get("name_zh", ""),
-            "venue_area": venue,
-            "status": obj.get("status", "planned"),
-            "is_exercise": bool(obj.get("is_exercise", False)),
-            "starts_at": datetime.fromisoformat(obj["starts_at"]) if obj.get("starts_at") else None,
-            "ends_at": datetime.fromisoformat(obj["ends_at"]) if obj.get("ends_at") else None,
-        },
-    )
+    slug, name = _require(obj, "slug", "event"), _require(obj, "name", "event")
+    values = {
+        "name": name, "name_zh": obj.get("name_zh", ""), "venue_area": venue,
+        "status": obj.get("status", "planned"),
+        "is_exercise": bool(obj.get("is_exercise", False)),
+        "starts_at": datetime.fromisoformat(obj["starts_at"]) if obj.get("starts_at") else None,
+        "ends_at": datetime.fromisoformat(obj["ends_at"]) if obj.get("ends_at") else None,
+    }
+    if exercise is not None:
+        slug = exercise.slug
+        values.update(name=exercise.name, name_zh=exercise.name_zh, status="active",
+                      is_exercise=True, auto_dispatch=exercise.auto_dispatch,
+                      starts_at=timezone.now(), ends_at=None)
+    event, _ = MassEvent.objects.update_or_create(slug=slug, defaults=values)
     return event
 
 
@@ -124,17 +152,24 @@ def _load_post(event: MassEvent, obj: dict[str, Any], where: str) -> MedicalPost
     return post
 
 
-def _load_station(obj: dict[str, Any], where: str) -> Station:
+def _load_station(obj: dict[str, Any], where: str, prefix: str) -> Station:
     station, _ = Station.objects.update_or_create(
-        code=_require(obj, "code", where),
+        code=_prefixed(prefix, obj, "code", where),
         defaults={"name": _require(obj, "name", where), "name_zh": obj.get("name_zh", ""),
                   "location": _point(obj, where)},
     )
     return station
 
 
+def _prefixed(prefix: str, obj: dict[str, Any], key: str, where: str) -> str:
+    value = f"{prefix}{_require(obj, key, where)}"
+    if len(value) > 32:
+        raise ScenarioError(f"{where}.{key}: {value!r} is longer than 32 characters")
+    return value
+
+
 def _load_unit(
-    event: MassEvent, stations: dict[str, Station], obj: dict[str, Any], where: str
+    event: MassEvent, stations: dict[str, Station], obj: dict[str, Any], where: str, prefix: str
 ) -> Unit:
     station_code = _require(obj, "station", where)
     if station_code not in stations:
@@ -147,7 +182,7 @@ def _load_unit(
         raise ScenarioError(f"{where}.capacity: must be an integer 1..4")
     station = stations[station_code]
     unit, created = Unit.objects.update_or_create(
-        callsign=_require(obj, "callsign", where),
+        callsign=_prefixed(prefix, obj, "callsign", where),
         defaults={"level": level, "capacity": capacity, "station": station, "event": event},
     )
     if created:
@@ -157,7 +192,9 @@ def _load_unit(
     return unit
 
 
-def _load_hospital(obj: dict[str, Any], where: str) -> Hospital:
+def _load_hospital(
+    obj: dict[str, Any], where: str, exercise_event: MassEvent | None, prefix: str
+) -> Hospital:
     capabilities = obj.get("capabilities", [])
     for capability in capabilities:
         if capability not in CAPABILITIES:
@@ -167,12 +204,12 @@ def _load_hospital(obj: dict[str, Any], where: str) -> Hospital:
         if not isinstance(beds.get(category, 0), int) or beds.get(category, 0) < 0:
             raise ScenarioError(f"{where}.beds.{category}: must be an integer >= 0")
     hospital, _ = Hospital.objects.update_or_create(
-        code=_require(obj, "code", where),
+        code=_prefixed(prefix, obj, "code", where),
         defaults={
             "name": _require(obj, "name", where), "name_zh": obj.get("name_zh", ""),
             "location": _point(obj, where), "capabilities": capabilities,
             "beds_red": beds.get("red", 0), "beds_yellow": beds.get("yellow", 0),
-            "beds_green": beds.get("green", 0),
+            "beds_green": beds.get("green", 0), "exercise_event": exercise_event,
         },
     )
     return hospital
@@ -434,8 +471,11 @@ def dispatch_override(
         unit = Unit.objects.filter(callsign=payload.unit, event__slug=event_slug).first()
         if unit is None:
             raise Invalid(f"data.unit: event {event_slug} has no unit {payload.unit}")
-        if not Hospital.objects.filter(code=payload.hospital).exists():
-            raise Invalid(f"data.hospital: no hospital {payload.hospital}")
+        serving = hospitals_serving_filter(event_id=casualty.event_id,
+                                           is_exercise=casualty.event.is_exercise)
+        if not Hospital.objects.filter(serving, code=payload.hospital).exists():
+            raise Invalid(f"data.hospital: event {event_slug} has no hospital "
+                          f"{payload.hospital}")
         message = journal_append(
             topic=f"event:{event_slug}", type="dispatch.override", data=payload.wire(),
             terminal=terminal, client_id=client_id,

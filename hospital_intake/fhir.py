@@ -12,6 +12,8 @@ Code systems used:
 - ISO/IEEE 11073-10101 MDC (urn:oid:2.16.840.1.113883.6.24) for ECG leads, as in R4's own
   example Observation/ekg (131329 lead I, 131330 lead II, 131389 lead III);
 - HL7 v3 ActCode EMER for the encounter class;
+- HL7 v3 ActReason HTEST as `meta.security` of the Bundle and of every resource when the
+  casualty belongs to an exercise event (a drill);
 - the hub's own code systems (urn:mcihub:...) for the triage category (red, yellow, green,
   black) and method (START, JumpSTART, SALT, manual): SNOMED CT has no concept set that
   matches these colours one to one, and a wrong code is worse than a local one.
@@ -37,6 +39,10 @@ HOSPITAL_SYSTEM = "urn:mcihub:hospital"
 TRIAGE_CATEGORY_SYSTEM = "urn:mcihub:codesystem:triage-category"
 TRIAGE_METHOD_SYSTEM = "urn:mcihub:codesystem:triage-method"
 FHIR_CONTENT_TYPE = "application/fhir+json"
+# HL7 v3 ActReason HTEST "test health data": the security label R4 lists for records made for
+# testing or training, here every record of an exercise event.
+EXERCISE_SECURITY_LABEL = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+                           "code": "HTEST", "display": "test health data"}
 
 # field -> (LOINC codings, UCUM unit, observation category). SpO2 carries both codes
 # the R4 oxygen-saturation profile lists (2708-6 generic, 59408-5 by pulse oximetry).
@@ -241,9 +247,14 @@ def casualty_bundle(casualty: Casualty, *, base_url: str) -> dict[str, Any]:
             "createdDateTime": iso_millis(attachment.attached_at),
             "operator": {"display": attachment.attached_by}, "content": content,
         })
-    return {
+    bundle: dict[str, Any] = {
         "resourceType": "Bundle", "id": str(uuid.uuid4()), "type": "collection",
         "timestamp": iso_millis(timezone.now()),
         "entry": [{"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource}
                   for resource in resources],
     }
+    if casualty.event.is_exercise:
+        # A receiver that splits the Bundle still sees on every resource that it is drill data.
+        for resource in (bundle, *resources):
+            resource["meta"] = {"security": [EXERCISE_SECURITY_LABEL]}
+    return bundle

@@ -8,9 +8,18 @@ CAPABILITIES = ("trauma", "burns", "pediatric", "cardiac", "stroke")
 
 
 class Hospital(models.Model):
-    """A receiving hospital; free beds by triage category follow EDXL-HAVE's bed-capacity idea."""
+    """A receiving hospital; free beds by triage category follow EDXL-HAVE's bed-capacity idea.
+
+    Hospitals serve every real event. An exercise event gets its own copies (`exercise_event`
+    set, code prefixed so codes stay unique): a drill's notices and bed counts then never reach
+    a real hospital's screen or a real event's dispatch plan.
+    """
 
     code = models.CharField(max_length=32, unique=True)
+    exercise_event = models.ForeignKey(
+        "command_center.MassEvent", on_delete=models.CASCADE, null=True, blank=True,
+        related_name="exercise_hospitals",
+    )
     name = models.CharField(_("name"), max_length=200)
     name_zh = models.CharField(_("Chinese name"), max_length=200, blank=True)
     location = models.PointField(srid=4326)

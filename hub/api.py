@@ -50,12 +50,14 @@ class CasualtySerializer(GeoFeatureModelSerializer):
     reported_by: serializers.SlugRelatedField[Terminal] = serializers.SlugRelatedField(
         slug_field="name", read_only=True
     )
+    # A drill's casualty says so wherever its record travels.
+    exercise = serializers.BooleanField(source="event.is_exercise", read_only=True)
 
     class Meta:
         model = Casualty
         geo_field = "location"
-        fields = ["id", "event", "tag", "category", "triage_method", "age_group", "sex",
-                  "complaint", "needs", "status", "reported_by", "reported_at",
+        fields = ["id", "event", "exercise", "tag", "category", "triage_method", "age_group",
+                  "sex", "complaint", "needs", "status", "reported_by", "reported_at",
                   "status_changed_at"]
 
 

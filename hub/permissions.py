@@ -11,6 +11,7 @@ from ambulance.models import Transport, Unit
 from command_center.models import MassEvent
 from field_terminal.models import Casualty
 from hospital_intake.models import Hospital
+from hospital_intake.scope import hospitals_serving_filter
 from hub.models import Terminal, TerminalKind
 from hub.topics import TopicRef
 from teleconsult.models import Consult, ConsultParticipant
@@ -83,7 +84,11 @@ def _may_read_unit(terminal: Terminal, callsign: str) -> bool:
 
 def hospital_readable_filter(terminal: Terminal) -> Q:
     if terminal.kind == TerminalKind.COMMAND:
-        return Q()
+        # The hospitals serving its event: an exercise's console sees only the exercise's
+        # copies, every other console only the real hospitals.
+        exercise = terminal.event_id is not None and MassEvent.objects.filter(
+            pk=terminal.event_id, is_exercise=True).exists()
+        return hospitals_serving_filter(event_id=terminal.event_id, is_exercise=exercise)
     if terminal.kind == TerminalKind.HOSPITAL:
         return Q(pk=terminal.hospital_id)
     return Q(pk__in=[])
@@ -140,6 +145,37 @@ def may_write_casualty_record(terminal: Terminal, casualty_id: str) -> bool:
     return False
 
 
+def casualty_record_writers(pairs: list[tuple[Terminal, str]]) -> list[bool]:
+    """may_write_casualty_record for many (terminal, casualty) pairs in at most two queries."""
+    casualty_ids = {casualty_id for _, casualty_id in pairs}
+    reporters = {
+        str(pk): reporter
+        for pk, reporter in Casualty.objects.filter(pk__in=casualty_ids).values_list(
+            "pk", "reported_by"
+        )
+    }
+    unit_ids = {t.unit_id for t, _ in pairs if t.kind == TerminalKind.AMBULANCE and t.unit_id}
+    held: set[tuple[str, int]] = set()
+    if unit_ids:
+        held = {
+            (str(casualty_id), unit_id)
+            for casualty_id, unit_id in Transport.objects.filter(
+                casualty_id__in=casualty_ids, unit_id__in=unit_ids,
+                status__in=UNIT_HOLDS_CASUALTY,
+            ).values_list("casualty_id", "unit_id")
+        }
+    answers = []
+    for terminal, casualty_id in pairs:
+        reported = reporters.get(casualty_id) == terminal.pk
+        if terminal.kind == TerminalKind.FIELD:
+            answers.append(reported)
+        elif terminal.kind == TerminalKind.AMBULANCE:
+            answers.append(reported or (casualty_id, terminal.unit_id) in held)
+        else:
+            answers.append(False)
+    return answers
+
+
 def may_triage(terminal: Terminal, casualty_id: str) -> bool:
     if terminal.kind == TerminalKind.COMMAND:
         return _may_read_casualty(terminal, casualty_id)
@@ -173,7 +209,7 @@ def may_change_unit_status(terminal: Terminal, callsign: str) -> bool:
 
 def may_publish_capacity(terminal: Terminal, code: str) -> bool:
     if terminal.kind == TerminalKind.COMMAND:
-        return Hospital.objects.filter(code=code).exists()
+        return _may_read_hospital(terminal, code)
     return (
         terminal.kind == TerminalKind.HOSPITAL
         and terminal.hospital_id is not None

@@ -91,6 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "hub.context_processors.exercise",
             ],
         },
     },
@@ -173,6 +174,10 @@ HUB_RATE_LIMIT_PER_SECOND = env_float("HUB_RATE_LIMIT_PER_SECOND", 60.0, minimum
 HUB_RATE_LIMIT_BURST = env_int("HUB_RATE_LIMIT_BURST", 240, minimum=1)
 HUB_WATCH_INTERVAL_SECONDS = env_float("HUB_WATCH_INTERVAL_SECONDS", 1.0, minimum=0.05)
 HUB_DATABASE_THREADS = env_int("HUB_DATABASE_THREADS", 16, minimum=1)
+# Group commit of the busy message types (hub/group_commit.py): transactions in flight per
+# process, and the most frames one of them stores.
+HUB_GROUP_COMMIT_WRITERS = env_int("HUB_GROUP_COMMIT_WRITERS", 2, minimum=1)
+HUB_GROUP_COMMIT_MAX_FRAMES = env_int("HUB_GROUP_COMMIT_MAX_FRAMES", 200, minimum=1)
 
 # Dispatch: the optimizer's budget per re-solve, the worker's debounce, and travel times
 # (command_center/travel.py: an estimate from distance by default, OSRM in production).

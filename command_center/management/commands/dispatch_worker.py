@@ -2,9 +2,10 @@
 
 A process of its own, so a second of solving never runs in a server's event loop. It polls
 the journal heads of the active events' topics and of every hospital topic; a message that
-changes the picture (TRIGGERS) marks its event (a hospital's, every event) as changed. Once no
-change has come for DISPATCH_DEBOUNCE_SECONDS (and at the latest MAX_WAIT_FACTOR times that
-after the first change, so a steady stream of reports still gets answers), it re-solves,
+changes the picture (TRIGGERS) marks its event (a hospital's, every event it serves) as
+changed. Once no change has come for DISPATCH_DEBOUNCE_SECONDS (and at the latest
+MAX_WAIT_FACTOR times that after the first change, so a steady stream of reports still gets
+answers), it re-solves,
 publishes `dispatch.recommendation`, and with the event's auto_dispatch accepts it.
 
 Two workers are safe: a solve holds a PostgreSQL advisory lock on its event, and a worker that
@@ -93,8 +94,9 @@ class DispatchWorker:
 
     def watch(self) -> list[MassEvent]:
         events = self._events()
-        hospitals = [(h.topic, h.pk) for h in Hospital.objects.only("code")]
-        heads = topic_heads(topics=[e.topic for e in events] + [t for t, _ in hospitals])
+        hospitals = [(h.topic, h.pk, h.exercise_event_id)
+                     for h in Hospital.objects.only("code", "exercise_event")]
+        heads = topic_heads(topics=[e.topic for e in events] + [h[0] for h in hospitals])
         for event in events:
             key = (event.topic, event.pk)
             if key not in self.cursors:
@@ -105,10 +107,16 @@ class DispatchWorker:
             changed = self._latest_trigger(key, heads.get(event.topic, 0), EVENT_TRIGGERS)
             if changed is not None:
                 self._mark(event.pk, changed)
-        for key in hospitals:
-            changed = self._latest_trigger(key, heads.get(key[0], 0), HOSPITAL_TRIGGERS)
-            if changed is not None:
-                for event in events:
+        for topic, hospital_id, exercise_event_id in hospitals:
+            changed = self._latest_trigger((topic, hospital_id), heads.get(topic, 0),
+                                           HOSPITAL_TRIGGERS)
+            if changed is None:
+                continue
+            # A hospital changes the plans of the events it serves: an exercise's copy only
+            # its exercise's, a real hospital every real event's.
+            for event in events:
+                if (event.pk == exercise_event_id if exercise_event_id is not None
+                        else not event.is_exercise):
                     self._mark(event.pk, changed)
         return events
 
