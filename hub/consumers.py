@@ -1,9 +1,10 @@
 """`/ws/terminal/`: the one socket every terminal speaks PROTOCOL.md over.
 
 Thin on purpose: authenticate, parse, validate, check the rate, then hand the frame to the
-owning service in a database thread and answer with exactly one reply. Deliveries of stored
-messages (replay, live, gap filling) all pass one lock per socket and a per-topic cursor, so
-a subscriber sees each seq once and in order, whichever path brought it.
+owning service in a database thread (the busy types through hub.group_commit, which stores
+many sockets' frames in one transaction) and answer with exactly one reply. Deliveries of
+stored messages (replay, live, gap filling) all pass one lock per socket and a per-topic
+cursor, so a subscriber sees each seq once and in order, whichever path brought it.
 """
 
 import asyncio
@@ -12,9 +13,11 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from asgiref.sync import SyncToAsync
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
@@ -24,7 +27,8 @@ from django.utils import timezone
 from hub import metrics, permissions
 from hub.broadcast import bind_server_loop, group_for_topic
 from hub.errors import Forbidden, Invalid, ProtocolError, RateLimited
-from hub.journal import StoredMessage, apply_once
+from hub.group_commit import group_commit_for_this_loop
+from hub.journal import Outcome, PendingFrame, StoredMessage, apply_once_many
 from hub.lifecycle import IllegalTransition
 from hub.models import Terminal
 from hub.protocol import (
@@ -116,18 +120,36 @@ def _bucket_for(terminal_id: int) -> TokenBucket:
     return bucket
 
 
-def _submit(message_type: MessageType, submission: Submission) -> StoredMessage:
-    def apply() -> StoredMessage:
+def _pending_frame(message_type: MessageType, submission: Submission) -> PendingFrame:
+    def check() -> None:
         if not message_type.may_send(submission.terminal, submission.topic):
             raise Forbidden(f"topic: {submission.terminal.kind} terminal "
                             f"{submission.terminal.name} may not send {message_type.type} here")
-        return message_type.store(submission)
 
+    return PendingFrame(terminal=submission.terminal, client_id=submission.client_id,
+                        topic=str(submission.topic), check=check,
+                        apply=partial(message_type.store, submission),
+                        store_many=message_type.store_many,
+                        check_many=message_type.may_send_many, item=submission)
+
+
+def _store_alone(frame: PendingFrame) -> StoredMessage:
     started = time.perf_counter()
-    stored, _ = apply_once(terminal=submission.terminal, client_id=submission.client_id,
-                           apply=apply)
+    [outcome] = apply_once_many(frames=[frame])
     metrics.JOURNAL_WRITE.observe(time.perf_counter() - started)
-    return stored
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def _store_together(frames: list[PendingFrame]) -> list[Outcome]:
+    started = time.perf_counter()
+    outcomes = apply_once_many(frames=frames)
+    metrics.JOURNAL_WRITE.observe(time.perf_counter() - started)
+    return outcomes
+
+
+_write_batch = in_database_thread(_store_together)
 
 
 def _subscribe_check(terminal: Terminal, topic: TopicRef) -> bool:
@@ -150,6 +172,17 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         bind_server_loop(asyncio.get_running_loop())
         await self.accept()
         self.hello_timer = asyncio.ensure_future(self._close_without_hello())
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' own dispatch runs close_old_connections() before every handler through
+        # sync_to_async on the one thread-sensitive thread of the process: every frame and
+        # every delivery of every socket queued on that thread for the GIL, so latency grew
+        # with the number of sockets. This consumer touches the database only in the pool
+        # threads, which clean their connections themselves (_PooledDatabaseCall).
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
 
     async def disconnect(self, code: int) -> None:
         self.hello_timer.cancel()
@@ -296,9 +329,12 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             if stored is None:
                 raise
         else:
-            submission = Submission(terminal=self.terminal, topic=topic, client_id=frame.id,
-                                    payload=payload)
-            stored = await in_database_thread(_submit)(message_type, submission)
+            pending = _pending_frame(message_type, Submission(
+                terminal=self.terminal, topic=topic, client_id=frame.id, payload=payload))
+            if message_type.group_commit:
+                stored = await group_commit_for_this_loop(_write_batch).store(pending)
+            else:
+                stored = await in_database_thread(_store_alone)(pending)
         await self.send_json({"type": "ack", "id": frame.id, "topic": stored.topic,
                               "seq": stored.seq})
 

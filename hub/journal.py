@@ -13,13 +13,15 @@ seq n committed, every seq below n is committed and readable for gap filling.
 import hashlib
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from django.db import connection, transaction
+import psycopg.errors
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from hub.models import JournalEntry, Terminal
@@ -73,6 +75,26 @@ def _next_seq(topic: str) -> int:
     return int(row[0])
 
 
+def _entry(*, topic: str, seq: int, type: str, data: dict[str, Any], terminal: Terminal | None,
+           client_id: str | None, stored_at: datetime) -> JournalEntry:
+    return JournalEntry(
+        topic=topic,
+        seq=seq,
+        type=type,
+        client_id=client_id if terminal is not None and client_id else f"hub-{uuid.uuid4()}",
+        terminal=terminal,
+        sender=terminal.name if terminal is not None else HUB_SENDER,
+        data=data,
+        stored_at=stored_at,
+    )
+
+
+def _broadcast_after_commit(message: StoredMessage) -> None:
+    from hub.broadcast import broadcast
+
+    transaction.on_commit(partial(broadcast, message))
+
+
 def journal_append(
     *,
     topic: str,
@@ -88,21 +110,60 @@ def journal_append(
     """
     if not connection.in_atomic_block:
         raise RuntimeError("journal_append must run inside the domain change's transaction")
-    entry = JournalEntry.objects.create(
-        topic=topic,
-        seq=_next_seq(topic),
-        type=type,
-        client_id=client_id if terminal is not None and client_id else f"hub-{uuid.uuid4()}",
-        terminal=terminal,
-        sender=terminal.name if terminal is not None else HUB_SENDER,
-        data=data,
-        stored_at=timezone.now(),
-    )
+    entry = _entry(topic=topic, seq=_next_seq(topic), type=type, data=data, terminal=terminal,
+                   client_id=client_id, stored_at=timezone.now())
+    entry.save(force_insert=True)
     message = StoredMessage.from_entry(entry)
-    from hub.broadcast import broadcast
-
-    transaction.on_commit(partial(broadcast, message))
+    _broadcast_after_commit(message)
     return message
+
+
+@dataclass(frozen=True)
+class JournalDraft:
+    """One message for journal_append_many; the fields are journal_append's."""
+
+    topic: str
+    type: str
+    data: dict[str, Any]
+    terminal: Terminal | None
+    client_id: str | None = None
+
+
+def journal_append_many(*, drafts: list[JournalDraft]) -> list[StoredMessage]:
+    """journal_append for many messages, in two statements whatever their number.
+
+    Each topic's head moves by its number of drafts in one upsert, the topics in name order
+    (so two such writers lock them in the same order); the drafts of one topic take its new
+    seqs in list order. Returns the messages in the drafts' order.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("journal_append_many must run inside the domain change's transaction")
+    if not drafts:
+        return []
+    counts = Counter(draft.topic for draft in drafts)
+    names = sorted(counts)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO hub_topic (name, head_seq) "
+            "SELECT name, added FROM unnest(%s::varchar[], %s::bigint[]) AS t(name, added) "
+            "ORDER BY name "
+            "ON CONFLICT (name) DO UPDATE SET head_seq = hub_topic.head_seq + EXCLUDED.head_seq "
+            "RETURNING name, head_seq",
+            [names, [counts[name] for name in names]],
+        )
+        next_seq = {name: int(head) - counts[name] + 1 for name, head in cursor.fetchall()}
+    stored_at = timezone.now()
+    entries = []
+    for draft in drafts:
+        entries.append(_entry(topic=draft.topic, seq=next_seq[draft.topic], type=draft.type,
+                              data=draft.data, terminal=draft.terminal,
+                              client_id=draft.client_id, stored_at=stored_at))
+        next_seq[draft.topic] += 1
+    JournalEntry.objects.bulk_create(entries)
+    messages = [StoredMessage.from_entry(entry) for entry in entries]
+    for message in messages:
+        _broadcast_after_commit(message)
+    return messages
 
 
 def _idempotency_lock_key(terminal_id: int, client_id: str) -> int:
@@ -128,3 +189,141 @@ def apply_once(
         if existing is not None:
             return StoredMessage.from_entry(existing), False
         return apply(), True
+
+
+@dataclass(frozen=True)
+class PendingFrame:
+    """A terminal's frame for `apply_once_many`.
+
+    `check` raises (Forbidden...) before anything is written; `apply` stores the frame and
+    returns its message; `topic` orders the writes. Frames that share a `store_many` are
+    stored in one call of it with their `item`s, in place of `apply` each; frames that share
+    a `check_many` are checked by one call of it, and only those it refuses run `check`
+    (which raises their error).
+    """
+
+    terminal: Terminal
+    client_id: str
+    topic: str
+    check: Callable[[], None]
+    apply: Callable[[], StoredMessage]
+    store_many: Callable[[list[Any]], list[StoredMessage]] | None = None
+    check_many: Callable[[list[Any]], list[bool]] | None = None
+    item: Any = None
+
+
+Outcome = StoredMessage | Exception
+
+
+def _apply_alone(frame: PendingFrame) -> Outcome:
+    def checked_apply() -> StoredMessage:
+        frame.check()
+        return frame.apply()
+
+    try:
+        stored, _ = apply_once(terminal=frame.terminal, client_id=frame.client_id,
+                               apply=checked_apply)
+    except Exception as error:
+        return error
+    return stored
+
+
+def _storage_is_down(error: Exception) -> bool:
+    # A deadlock or serialisation failure is PostgreSQL's "try again", which the frames get
+    # one by one; any other lost connection would fail each of them again, slowly.
+    if isinstance(error.__cause__, psycopg.errors.TransactionRollback):
+        return False
+    return isinstance(error, (OperationalError, InterfaceError))
+
+
+def _apply_together(frames: list[PendingFrame]) -> list[Outcome]:
+    """The body of apply_once_many's transaction; any exception it raises rolls back all."""
+    keys = sorted({_idempotency_lock_key(f.terminal.pk, f.client_id) for f in frames})
+    with connection.cursor() as cursor:
+        # All of the batch's keys in one ascending order: two batches (two server processes)
+        # that share frames cannot each hold a key the other waits for.
+        cursor.execute("SELECT pg_advisory_xact_lock(key) FROM unnest(%s::bigint[]) AS key",
+                       [keys])
+    pairs = {(f.terminal.pk, f.client_id) for f in frames}
+    known: dict[tuple[int, str], StoredMessage] = {}
+    for entry in JournalEntry.objects.filter(
+        terminal_id__in={terminal for terminal, _ in pairs},
+        client_id__in={client_id for _, client_id in pairs},
+    ):
+        pair = (entry.terminal_id or 0, entry.client_id)
+        if pair in pairs:
+            known[pair] = StoredMessage.from_entry(entry)
+    outcomes: list[Outcome | None] = [None] * len(frames)
+    unchecked = [index for index, frame in enumerate(frames)
+                 if (frame.terminal.pk, frame.client_id) not in known]
+    for index, frame in enumerate(frames):
+        already = known.get((frame.terminal.pk, frame.client_id))
+        if already is not None:
+            outcomes[index] = already
+    allowed: set[int] = set()
+    checked_together: dict[Callable[[list[Any]], list[bool]], list[int]] = {}
+    for index in unchecked:
+        check_many = frames[index].check_many
+        if check_many is not None:
+            checked_together.setdefault(check_many, []).append(index)
+    for check_many, indices in checked_together.items():
+        answers = check_many([frames[index].item for index in indices])
+        allowed.update(index for index, yes in zip(indices, answers, strict=True) if yes)
+    to_store: list[int] = []
+    for index in unchecked:
+        if index not in allowed:
+            try:
+                frames[index].check()
+            except DatabaseError:
+                raise
+            except Exception as error:
+                # Refused before it wrote anything: the transaction is still good for the rest.
+                outcomes[index] = error
+                continue
+        to_store.append(index)
+    # Topic order, arrival order within a topic: each topic's row is locked once per batch
+    # and every batch locks topics in the same order.
+    stored: dict[tuple[int, str], StoredMessage] = {}
+    together: dict[Callable[[list[Any]], list[StoredMessage]], list[PendingFrame]] = {}
+    claimed: set[tuple[int, str]] = set()
+    for index in sorted(to_store, key=lambda i: frames[i].topic):
+        frame = frames[index]
+        pair = (frame.terminal.pk, frame.client_id)
+        if pair in claimed:
+            # A second copy of one frame (two sockets of one tablet): the first's message.
+            continue
+        claimed.add(pair)
+        if frame.store_many is None:
+            stored[pair] = frame.apply()
+        else:
+            together.setdefault(frame.store_many, []).append(frame)
+    for store_many, group in together.items():
+        messages = store_many([frame.item for frame in group])
+        for frame, message in zip(group, messages, strict=True):
+            stored[(frame.terminal.pk, frame.client_id)] = message
+    for index in to_store:
+        outcomes[index] = stored[(frames[index].terminal.pk, frames[index].client_id)]
+    assert all(outcome is not None for outcome in outcomes)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def apply_once_many(*, frames: list[PendingFrame]) -> list[Outcome]:
+    """`apply_once` for many frames in one transaction: one commit (one WAL flush) for all.
+
+    Each frame keeps its own seq, its idempotency and its own outcome, in the frames' order:
+    the stored message, or the exception it would have raised alone. A frame refused by its
+    check is answered without disturbing the others. A frame that fails while writing aborts
+    the shared transaction, so then every frame runs again alone, each in its own
+    transaction: the others are stored and the failing one gets its own error. Nothing is
+    broadcast for a rolled-back batch (on_commit), and nothing is acknowledged before the
+    commit that holds the frame.
+    """
+    if len(frames) == 1:
+        return [_apply_alone(frames[0])]
+    try:
+        with transaction.atomic():
+            return _apply_together(frames)
+    except Exception as error:
+        if _storage_is_down(error):
+            return [error for _ in frames]
+        return [_apply_alone(frame) for frame in frames]

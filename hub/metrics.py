@@ -49,6 +49,10 @@ JOURNAL_WRITE = Histogram(
     "mcihub_journal_write_seconds", "Transaction that stores a terminal's frame in the journal",
     buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+JOURNAL_BATCH_FRAMES = Histogram(
+    "mcihub_journal_batch_frames", "Frames stored together in one group-commit transaction",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+)
 DISPATCH_SOLVE = Histogram(
     "mcihub_dispatch_solve_seconds", "Optimizer time of one dispatch recommendation",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),

@@ -17,10 +17,13 @@ from command_center.schemas import DispatchAccept, DispatchOverride, DispatchRel
 from command_center.services import dispatch_override, dispatch_release, recommendation_accept
 from field_terminal.schemas import CasualtyReport, TriageUpdate, Vitals, Waveform
 from field_terminal.services import (
+    RecordFrame,
     casualty_report,
     casualty_triage_update,
     vitals_record,
+    vitals_record_many,
     waveform_record,
+    waveform_record_many,
 )
 from hospital_intake.schemas import Capacity, HandoverAccept, HandoverGive, PrearrivalAck
 from hospital_intake.services import (
@@ -85,6 +88,23 @@ class MessageType:
     summary: str
     may_send: Callable[[Terminal, TopicRef], bool]
     store: Callable[[Submission], StoredMessage]
+    # Stored together with other frames in one transaction (hub/group_commit.py): for the
+    # busy types, whose services lock little beyond their own topic's row.
+    group_commit: bool = False
+    # The service that stores many such frames at once (a statement per table); without
+    # one, a group-commit transaction calls `store` for each frame.
+    store_many: Callable[[list[Submission]], list[StoredMessage]] | None = None
+    # may_send for many frames at once, in a query or two instead of one a frame.
+    may_send_many: Callable[[list[Submission]], list[bool]] | None = None
+
+
+def _record_frames(submissions: list[Submission]) -> list[RecordFrame]:
+    return [RecordFrame(terminal=s.terminal, casualty_id=s.topic.key, client_id=s.client_id,
+                        payload=s.payload) for s in submissions]
+
+
+def _may_write_records(submissions: list[Submission]) -> list[bool]:
+    return permissions.casualty_record_writers([(s.terminal, s.topic.key) for s in submissions])
 
 
 def _reader(terminal: Terminal, topic: TopicRef) -> bool:
@@ -123,6 +143,9 @@ MESSAGE_TYPES: dict[str, MessageType] = {
                 terminal=s.terminal, casualty_id=s.topic.key, client_id=s.client_id,
                 payload=s.payload,
             ),
+            group_commit=True,
+            store_many=lambda submissions: vitals_record_many(frames=_record_frames(submissions)),
+            may_send_many=_may_write_records,
         ),
         MessageType(
             "waveform", Waveform, ("casualty",),
@@ -133,6 +156,9 @@ MESSAGE_TYPES: dict[str, MessageType] = {
                 terminal=s.terminal, casualty_id=s.topic.key, client_id=s.client_id,
                 payload=s.payload,
             ),
+            group_commit=True,
+            store_many=lambda submissions: waveform_record_many(frames=_record_frames(submissions)),
+            may_send_many=_may_write_records,
         ),
         MessageType(
             "note", Note, ("event", "casualty", "unit", "hospital", "consult", "terminal"),
@@ -161,6 +187,7 @@ MESSAGE_TYPES: dict[str, MessageType] = {
                 terminal=s.terminal, callsign=s.topic.key, client_id=s.client_id,
                 payload=s.payload,
             ),
+            group_commit=True,
         ),
         MessageType(
             "unit.status", UnitStatus, ("unit",),
