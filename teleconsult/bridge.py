@@ -114,8 +114,11 @@ class MediaBridge:
         elif bridged.fanout:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(bridged.uplink_ready.wait(), UPLINK_WAIT_SECONDS)
+            # Only the kinds the viewer's offer has room for: an answer cannot add m-lines.
+            offered = {transceiver.kind for transceiver in pc.getTransceivers()}
             for track in bridged.uplink:
-                pc.addTrack(self.relay.subscribe(track))
+                if track.kind in offered:
+                    pc.addTrack(self.relay.subscribe(track))
         await pc.setLocalDescription(await pc.createAnswer())
         await self.client.send("rtc.answer", f"consult:{bridged.consult}",
                                {"sdp": pc.localDescription.sdp, "to": peer})

@@ -72,6 +72,11 @@ def experts_for_specialty(*, specialty: str) -> list[Terminal]:
     )
 
 
+def expert_specialties(*, terminal: Terminal) -> list[str]:
+    return list(ExpertSpecialty.objects.filter(terminal=terminal).order_by("specialty")
+                .values_list("specialty", flat=True))
+
+
 def expert_queue(*, terminal: Terminal) -> list[dict[str, Any]]:
     """Open consults of this expert's specialties, most urgent first, then oldest first."""
     specialties = ExpertSpecialty.objects.filter(terminal=terminal).values("specialty")

@@ -3,6 +3,7 @@
 // IndexedDB outbox, so a status pressed in a dead spot is sent, once, when the network returns.
 import { IndexedDbOutbox, TerminalClient } from '../../hub/js/protocol-client.js';
 import { SimulatedMonitor } from './monitor.js';
+import { mountConsultPanel } from '../../teleconsult/js/consult-panel.js';
 
 const config = JSON.parse(document.getElementById('onboard-config').textContent);
 const strings = JSON.parse(document.getElementById('onboard-strings').textContent);
@@ -22,6 +23,7 @@ let status = config.status;
 let order = null; // {transport, casualty, hospital, eta, pickup_eta, pickup}
 let record = null; // the casualty: REST detail plus what its topic carried
 let monitor = null;
+const consultPanel = mountConsultPanel({ client, me: config.terminal });
 
 client.addEventListener('state', (event) => {
   $('connection').dataset.state = event.detail;
@@ -92,6 +94,7 @@ async function loadOrder() {
 }
 
 function renderOrder() {
+  consultPanel.setCasualty(record?.id ?? null, record ? record.tag || record.id.slice(0, 8) : '');
   $('order-none').textContent = order ? '' : strings.no_order;
   $('order-details').hidden = !order || !record;
   if (!order || !record) return;

@@ -433,9 +433,19 @@ async function scanTag() {
 // -- one casualty -------------------------------------------------------------------------
 
 let openCasualtyId = null;
+// The consult controls load apart from the tablet's own modules: offline, the tablet works
+// without them (a video call needs the network anyway).
+const consultPanel = import('../../teleconsult/js/consult-panel.js')
+  .then(({ mountConsultPanel }) => mountConsultPanel({ client, me: config.terminal }))
+  .catch(() => null);
+
+function showConsultCasualty(casualty) {
+  consultPanel.then((panel) => panel?.setCasualty(casualty?.id ?? null, casualty ? casualty.tag || casualty.id.slice(0, 8) : ''));
+}
 
 function openCasualty(id) {
   openCasualtyId = id;
+  showConsultCasualty(casualtyById(id));
   renderCasualty(casualtyById(id));
   $('photo-progress').hidden = true;
   $('photo-status').textContent = '';
@@ -579,6 +589,7 @@ $('report-cancel').addEventListener('click', leaveTriage);
 $('report-send').addEventListener('click', sendReport);
 $('casualty-back').addEventListener('click', () => {
   openCasualtyId = null;
+  showConsultCasualty(null);
   show('home');
 });
 
