@@ -120,3 +120,41 @@ class RecommendationItem(models.Model):
                 fields=["recommendation", "casualty"], name="one_item_per_casualty"
             )
         ]
+
+
+def review_report_path(instance: "ReviewReport", filename: str) -> str:
+    return f"reports/{instance.event_id}/{instance.pk}/{filename}"
+
+
+class ReviewReport(models.Model):
+    """One build of an event's after-action report: its progress while it builds, then its
+    files. A row, not a process, so that a reloaded page finds the build where it is."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    event = models.ForeignKey(MassEvent, on_delete=models.CASCADE, related_name="review_reports")
+    language = models.CharField(max_length=8)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    progress = models.PositiveSmallIntegerField(default=0)
+    step = models.CharField(max_length=32, blank=True)
+    error = models.CharField(max_length=1000, blank=True)
+    requested_by = models.CharField(max_length=100)
+    requested_at = models.DateTimeField()
+    # Written at every step: a build whose process died stops beating and shows as failed.
+    heartbeat_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    html_file = models.FileField(upload_to=review_report_path, max_length=200, blank=True)
+    pdf_file = models.FileField(upload_to=review_report_path, max_length=200, blank=True)
+    casualties_csv = models.FileField(upload_to=review_report_path, max_length=200, blank=True)
+    units_csv = models.FileField(upload_to=review_report_path, max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["event", "requested_at"])]
+
+    def __str__(self) -> str:
+        return f"report #{self.pk} of {self.event_id} ({self.state} {self.progress}%)"

@@ -11,6 +11,7 @@ from hospital_intake import views as hospital_views
 from hub import api, metrics, views
 from hub.security import ThrottledAuthenticationForm
 from teleconsult import api as consult_api
+from teleconsult import views as consult_views
 
 api_v1 = [
     path("events/", api.EventList.as_view(), name="api-events"),
@@ -38,11 +39,13 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("command/", command_views.console, name="command-console"),
+    path("command/", include("command_center.urls")),
     path("hospital/", hospital_views.receiving_screen, name="hospital-screen"),
     path("field/", field_views.tablet, name="field-tablet"),
     path("field/sw.js", field_views.service_worker, name="field-service-worker"),
     path("field/manifest.webmanifest", field_views.manifest, name="field-manifest"),
     path("ambulance/", ambulance_views.onboard, name="ambulance-onboard"),
+    path("expert/", consult_views.expert_console, name="expert-console"),
     path("login/", auth_views.LoginView.as_view(
         template_name="hub/login.html", authentication_form=ThrottledAuthenticationForm,
     ), name="login"),
