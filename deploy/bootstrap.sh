@@ -12,9 +12,13 @@ VENV=.venv
 say() { printf '[bootstrap] %s\n' "$*"; }
 
 # --- Debian packages --------------------------------------------------------------------
-# chromium runs the browser tests; ffmpeg decodes recorded consults; gdal/geos/proj serve GeoDjango.
+# chromium runs the browser tests; ffmpeg decodes recorded consults; gdal/geos/proj serve GeoDjango;
+# pango lays out the after-action report's PDF (WeasyPrint); nginx, coturn, systemd
+# (systemd-analyze) and openssl check the deploy/ configs in tests.
 PACKAGES=(postgresql-15 postgresql-15-postgis-3 postgresql-client-15 redis-server gdal-bin
-          libgeos-c1v5 libproj25 chromium fonts-noto-cjk ffmpeg gettext curl)
+          libgeos-c1v5 libproj25 chromium fonts-noto-cjk ffmpeg gettext curl
+          libpango-1.0-0 libpangoft2-1.0-0
+          nginx coturn systemd openssl)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -24,6 +28,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # nginx, coturn and redis-server start a system service on install (nginx on port 80);
+    # the tests start their own on loopback ports, so policy-rc.d refuses every start
+    # meanwhile (an existing policy-rc.d, as container images ship, is left as it is).
+    policy=/usr/sbin/policy-rc.d
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
+      trap 'rm -f "$policy"' EXIT
+    fi
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     say "missing Debian packages; run as root:"

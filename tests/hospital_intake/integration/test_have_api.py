@@ -1,10 +1,11 @@
-"""EDXL-HAVE 2.0 on the live hub: export, import through the capacity service, round trip,
-element names and order as the standard lists them, and clear 400s."""
+"""EDXL-HAVE 2.0 on the live hub: export valid against the project's HAVE schema, import
+through the capacity service, round trip, and clear 400s naming the element."""
 
 import xml.etree.ElementTree as ET
 
 import pytest
 import requests
+from lxml import etree
 
 HAVE = "{urn:oasis:names:tc:emergency:EDXL:HAVE:2.0}"
 XPIL = "{urn:oasis:names:tc:ciq:xpil:3}"
@@ -36,6 +37,9 @@ def test_the_export_has_the_standards_elements_in_its_order(live_hub, roles):
     response = _get(live_hub, "TX1", roles.hospital_screen)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/xml"
+    from hospital_intake.have import have_structure_errors
+
+    assert have_structure_errors(etree.fromstring(response.content)) == []
     root = ET.fromstring(response.content)
     assert root.tag == f"{HAVE}HospitalStatus"
     (hospital,) = root
@@ -44,8 +48,12 @@ def test_the_export_has_the_standards_elements_in_its_order(live_hub, roles):
                                    "HospitalBedCapacityStatus", "LastUpdateTime"]
     organization = _find(hospital, f"{HAVE}Organization")
     assert _children(organization) == ["OrganizationInformation", "OrganizationGeoLocation"]
-    assert organization.findtext(f"{HAVE}OrganizationInformation/{XNL}OrganisationName/"
-                                 f"{XNL}NameElement") == "Tongxiang First"
+    information = _find(organization, f"{HAVE}OrganizationInformation")
+    assert [child.tag for child in information] == [f"{XNL}OrganisationName",
+                                                   f"{XPIL}Identifiers"]
+    assert information.findtext(f"{XNL}OrganisationName/{XNL}NameElement") == "Tongxiang First"
+    assert information.findtext(f"{XPIL}Identifiers/{XPIL}Identifier/"
+                                f"{XPIL}IdentifierElement") == "TX1"
     beds = {bed.findtext(f"{HAVE}BedType"): bed for bed in
             hospital.iterfind(f"{HAVE}HospitalBedCapacityStatus/{HAVE}BedCapacity")}
     assert {t: int(_find(b, f"{HAVE}Capacity/{HAVE}AvailableCount").text or "")
@@ -92,9 +100,13 @@ def test_only_that_hospitals_terminal_or_command_may_post(live_hub, roles):
 
 @pytest.mark.parametrize(("mutate", "named"), [
     (lambda s: s.replace(b"<have:AvailableCount>8<", b"<have:AvailableCount>many<"),
-     "BedCapacity[MedicalSurgical]/Capacity/AvailableCount"),
+     "HospitalBedCapacityStatus/BedCapacity[2]/Capacity/AvailableCount"),
     (lambda s: s.replace(b"<have:BedType>AdultICU<", b"<have:BedType>Other<"),
-     "BedCapacity[AdultICU]"),
+     "HospitalBedCapacityStatus/BedCapacity[1]/BedType"),
+    (lambda s: s.replace(b"<have:BedType>AdultICU<", b"<have:BedType>Burn<"),
+     "BedCapacity[AdultICU]: expected one, found 0"),
+    (lambda s: s.replace(b"<have:LastUpdateTime>", b"<have:LastUpdate>").replace(
+        b"</have:LastUpdateTime>", b"</have:LastUpdate>"), "HospitalStatus/Hospital/LastUpdate"),
     (lambda s: s.replace(b"Normal", b"Sideways"), "EMSTrafficStatus"),
     (lambda s: s.replace(b"<xpil:IdentifierElement>TX1", b"<xpil:IdentifierElement>JX1"),
      "Identifiers"),
