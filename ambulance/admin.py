@@ -1,5 +1,4 @@
 from django.contrib import admin
-from django.contrib.gis.admin import GISModelAdmin
 
 from ambulance.models import (
     Station,
@@ -9,10 +8,11 @@ from ambulance.models import (
     UnitPosition,
     UnitStatusChange,
 )
+from hub.admin import GeometryAdmin
 
 
 @admin.register(Station)
-class StationAdmin(GISModelAdmin):
+class StationAdmin(GeometryAdmin):
     list_display = ["code", "name", "name_zh"]
     search_fields = ["code", "name", "name_zh"]
 
@@ -25,7 +25,7 @@ class UnitStatusChangeInline(admin.TabularInline):
 
 
 @admin.register(Unit)
-class UnitAdmin(GISModelAdmin):
+class UnitAdmin(GeometryAdmin):
     list_display = ["callsign", "level", "capacity", "status", "station", "event", "position_at"]
     list_filter = ["status", "level", "station", "event"]
     search_fields = ["callsign"]
@@ -34,7 +34,7 @@ class UnitAdmin(GISModelAdmin):
 
 
 @admin.register(UnitPosition)
-class UnitPositionAdmin(GISModelAdmin):
+class UnitPositionAdmin(GeometryAdmin):
     list_display = ["unit", "measured_at", "speed", "heading", "accuracy"]
     list_filter = ["unit"]
     date_hierarchy = "measured_at"

@@ -1,10 +1,10 @@
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.gis.admin import GISModelAdmin
 from django.http import HttpRequest
 
 from command_center.models import EventStatusChange, MassEvent, MedicalPost
+from hub.admin import GeometryAdmin
 
 
 class MedicalPostInline(admin.TabularInline):
@@ -14,7 +14,7 @@ class MedicalPostInline(admin.TabularInline):
 
 
 @admin.register(MassEvent)
-class MassEventAdmin(GISModelAdmin):
+class MassEventAdmin(GeometryAdmin):
     list_display = ["slug", "name", "status", "is_exercise", "auto_dispatch", "starts_at"]
     list_filter = ["status", "is_exercise", "auto_dispatch"]
     search_fields = ["slug", "name", "name_zh"]
@@ -22,7 +22,7 @@ class MassEventAdmin(GISModelAdmin):
 
 
 @admin.register(MedicalPost)
-class MedicalPostAdmin(GISModelAdmin):
+class MedicalPostAdmin(GeometryAdmin):
     list_display = ["code", "name", "event"]
     list_filter = ["event"]
     search_fields = ["code", "name", "name_zh"]

@@ -1,7 +1,6 @@
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.gis.admin import GISModelAdmin
 from django.http import HttpRequest
 
 from field_terminal.models import (
@@ -13,6 +12,7 @@ from field_terminal.models import (
     VitalSigns,
     WaveformSegment,
 )
+from hub.admin import GeometryAdmin
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -39,7 +39,7 @@ class NoteInline(ReadOnlyInline):
 
 
 @admin.register(Casualty)
-class CasualtyAdmin(GISModelAdmin):
+class CasualtyAdmin(GeometryAdmin):
     list_display = ["tag", "id", "event", "category", "status", "age_group", "reported_by",
                     "reported_at"]
     list_filter = ["event", "category", "status", "age_group", "triage_method"]

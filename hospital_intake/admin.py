@@ -1,7 +1,7 @@
 from django.contrib import admin
-from django.contrib.gis.admin import GISModelAdmin
 
 from hospital_intake.models import CapacityReport, Hospital
+from hub.admin import GeometryAdmin
 
 
 class CapacityReportInline(admin.TabularInline):
@@ -14,7 +14,7 @@ class CapacityReportInline(admin.TabularInline):
 
 
 @admin.register(Hospital)
-class HospitalAdmin(GISModelAdmin):
+class HospitalAdmin(GeometryAdmin):
     list_display = ["code", "name", "name_zh", "beds_red", "beds_yellow", "beds_green",
                     "diversion", "capacity_updated_at"]
     list_filter = ["diversion"]

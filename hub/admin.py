@@ -1,14 +1,22 @@
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.gis.db import models as gis_models
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
+from hub.admin_widgets import LeafletGeometryWidget
 from hub.audit import audit_chain_verify, audit_csv_rows
 from hub.models import AuditEntry, JournalEntry, MediaFile, Terminal, Topic
 from hub.services import audit_record
+
+
+class GeometryAdmin(admin.ModelAdmin):
+    """An admin whose geometry fields use the CSP-clean, offline Leaflet widget."""
+
+    formfield_overrides = {gis_models.GeometryField: {"widget": LeafletGeometryWidget}}
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
