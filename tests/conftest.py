@@ -4,6 +4,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +15,19 @@ os.environ.setdefault("SECRET_KEY", "test-suite-secret-key-not-for-production-01
 from tests.support.hubs import DaphneProcess, hub_environment
 
 
+@pytest.fixture(scope="session", autouse=True)
+def media_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Uploads, recordings and reports of a test run, the suite's and its hubs', kept out of
+    the hub's own var/media."""
+    from django.test import override_settings
+
+    root = tmp_path_factory.mktemp("media")
+    with override_settings(MEDIA_ROOT=root):
+        yield root
+
+
 @pytest.fixture(scope="session")
-def hub_env(django_db_setup: None, django_db_blocker: object) -> dict[str, str]:
+def hub_env(django_db_setup: None, django_db_blocker: object, media_root: Path) -> dict[str, str]:
     from django.db import connection
 
     return hub_environment(connection.settings_dict["NAME"], f"mcihub-test-{uuid.uuid4().hex[:8]}")

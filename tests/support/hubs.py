@@ -26,6 +26,8 @@ class DaphneProcess:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    # Another command line serving the hub on `port`, e.g. a systemd unit's ExecStart.
+    argv: list[str] | None = None
 
     @property
     def ws_url(self) -> str:
@@ -40,8 +42,9 @@ class DaphneProcess:
         self.log_path.parent.mkdir(exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.serve", "-b", "127.0.0.1", "-p", str(self.port),
-             "--ping-interval", "20", "--ping-timeout", "30", "hub.asgi:application"],
+            self.argv or [sys.executable, "-m", "hub.serve", "-b", "127.0.0.1", "-p",
+                          str(self.port), "--ping-interval", "20", "--ping-timeout", "30",
+                          "hub.asgi:application"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
@@ -79,6 +82,7 @@ def hub_environment(database_name: str, channel_prefix: str) -> dict[str, str]:
     env.update({
         "DATABASE_URL": f"postgis://{db['USER']}@{db['HOST']}:{db['PORT']}/{database_name}",
         "REDIS_URL": settings.REDIS_URL,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "HUB_CHANNEL_PREFIX": channel_prefix,
         "DJANGO_SETTINGS_MODULE": "hub.settings",
         "DEBUG": "0",

@@ -43,7 +43,8 @@ class Listener:
     """A device terminal on the bare wire that collects every message of its subscriptions."""
 
     def __init__(self, url: str, token: str) -> None:
-        self.connection: ClientConnection = connect(url, open_timeout=10)
+        # Entered by hand: the listener outlives any one `with` block of the test.
+        self.connection: ClientConnection = connect(url, open_timeout=10).__enter__()
         self.replies: dict[str, dict[str, Any]] = {}
         self.messages: queue.Queue[dict[str, Any]] = queue.Queue()
         self.connection.send(json.dumps({"type": "hello", "id": "hello", "data": {"token": token}}))
