@@ -4,7 +4,14 @@ from typing import Any
 
 from django.conf import settings
 
-from hub.protocol import HUB_ONLY_TYPES, MAX_ID_LENGTH, MESSAGE_TYPES, MessageType
+from hub.protocol import (
+    HUB_MADE_TYPES,
+    HUB_ONLY_TYPES,
+    MAX_ID_LENGTH,
+    MESSAGE_TYPES,
+    HubMadeType,
+    MessageType,
+)
 
 
 def _field_rows(schema: dict[str, Any], defs: dict[str, Any], prefix: str = "") -> list[str]:
@@ -52,6 +59,16 @@ def _section(entry: MessageType) -> list[str]:
         *_field_rows(schema, defs), "",
     ]
     return lines
+
+
+def _hub_made_section(entry: HubMadeType) -> list[str]:
+    schema = entry.payload.model_json_schema()
+    return [
+        f"### `{entry.type}`", "", entry.summary, "",
+        f"- topic: {', '.join(f'`{k}:…`' for k in entry.topic_kinds)}", "",
+        "| field | value | required | unit |", "| --- | --- | --- | --- |",
+        *_field_rows(schema, schema.get("$defs", {})), "",
+    ]
 
 
 def render_protocol_reference() -> str:
@@ -116,6 +133,12 @@ def render_protocol_reference() -> str:
         "A `media` message as stored carries, besides what the terminal sent, the file's",
         "`content_type`, `size`, `sha256` and `url`.",
         "",
+        "These hub-made types have their payload declared like those terminals send:",
+        "",
+    ]
+    for made in HUB_MADE_TYPES.values():
+        lines.extend(_hub_made_section(made))
+    lines += [
         "## Lifecycles",
         "",
     ]
@@ -130,4 +153,5 @@ def render_protocol_reference() -> str:
             lines.append(f"  - `{state}` -> {targets}")
     lines.append("")
     assert set(HUB_ONLY_TYPES).isdisjoint(MESSAGE_TYPES)
+    assert set(HUB_MADE_TYPES) <= set(HUB_ONLY_TYPES)
     return "\n".join(lines)

@@ -62,6 +62,24 @@ class ConsultParticipant(models.Model):
         return f"{self.terminal_id} in {self.consult_id} as {self.role}"
 
 
+class ConsultOffer(models.Model):
+    """An expert a consult was offered to: who must hear when the offer is withdrawn."""
+
+    consult = models.ForeignKey(Consult, on_delete=models.CASCADE, related_name="offers")
+    terminal = models.ForeignKey(
+        "hub.Terminal", on_delete=models.PROTECT, related_name="consult_offers"
+    )
+    offered_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["consult", "terminal"], name="one_offer_per_expert")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consult_id} offered to {self.terminal_id}"
+
+
 class ExpertSpecialty(models.Model):
     """Which specialties an expert terminal is offered consults for."""
 

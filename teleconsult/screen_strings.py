@@ -69,6 +69,16 @@ CONSOLE_STRINGS: dict[str, Any] = {
     "vitals.temp": _("Temp"), "vitals.gcs": _("GCS"), "vitals.etco2": _("EtCO₂"),
     "triage": _("Triage: {category}"),
     "ended.back": _("The consult has ended. Pick the next request from the queue."),
+    "rejoining": _("Rejoining the consult you were in…"),
+    "withdrawn.taken": _("{who} took the {specialty} request."),
+    "withdrawn.ended": _("The {specialty} consult was ended by {who}."),
+    "withdrawn.cancelled": _("The {specialty} request was cancelled by {who}."),
+    "exercise": _("EXERCISE"),
+    "exercise.call": _("EXERCISE: a drill casualty, not a real patient"),
+    "image.uploading": _("Uploading the image…"),
+    "image.shared": _("Image shared with the crew and added to the record."),
+    "image.failed": _("Upload failed: {error}"),
+    "image.offline": _("The image could not be uploaded: no network. Try again when online."),
 }
 
 

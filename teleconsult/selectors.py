@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef, Q
 
 from hub import permissions
 from hub.models import Terminal, TerminalKind
@@ -64,6 +65,41 @@ def consult_participant_names(*, consult_id: str) -> list[str]:
     )
 
 
+def consult_holder(*, consult: Consult, terminal: Terminal) -> str | None:
+    """The other expert seated in a consult that needs only one (not fan-out): it has taken
+    it, and nobody else may. None when the consult is free for this terminal."""
+    if consult.fanout:
+        return None
+    return (
+        ConsultParticipant.objects.filter(
+            consult=consult, left_at__isnull=True, terminal__kind=TerminalKind.EXPERT
+        ).exclude(terminal=terminal).values_list("terminal__name", flat=True).first()
+    )
+
+
+def consult_queue_holders(*, consult: Consult) -> list[Terminal]:
+    """Every expert whose queue may show this consult: those it was offered to, and those of
+    its specialty now (given the specialty after the request, they read it over REST)."""
+    return list(
+        Terminal.objects.filter(
+            Q(consult_offers__consult=consult)
+            | Q(kind=TerminalKind.EXPERT, revoked_at__isnull=True,
+                specialties__specialty=consult.specialty)
+        ).distinct().order_by("name")
+    )
+
+
+def expert_seat(*, terminal: Terminal) -> str | None:
+    """The open consult this expert sits in (the latest joined): its console rejoins it after
+    a reload."""
+    consult = (
+        ConsultParticipant.objects.filter(
+            terminal=terminal, left_at__isnull=True, consult__status__in=OPEN_STATUSES
+        ).order_by("-joined_at").values_list("consult_id", flat=True).first()
+    )
+    return str(consult) if consult is not None else None
+
+
 def experts_for_specialty(*, specialty: str) -> list[Terminal]:
     return list(
         Terminal.objects.filter(
@@ -78,12 +114,18 @@ def expert_specialties(*, terminal: Terminal) -> list[str]:
 
 
 def expert_queue(*, terminal: Terminal) -> list[dict[str, Any]]:
-    """Open consults of this expert's specialties, most urgent first, then oldest first."""
+    """Open consults of this expert's specialties, most urgent first, then oldest first;
+    without those another expert has taken (one expert each, unless fan-out)."""
     specialties = ExpertSpecialty.objects.filter(terminal=terminal).values("specialty")
     rank = {"immediate": 0, "urgent": 1, "routine": 2}
+    other_expert_seated = ConsultParticipant.objects.filter(
+        consult=OuterRef("pk"), left_at__isnull=True, terminal__kind=TerminalKind.EXPERT
+    ).exclude(terminal=terminal)
     consults = (
-        Consult.objects.select_related("casualty", "requested_by")
+        Consult.objects.select_related("casualty__event", "requested_by")
         .filter(status__in=OPEN_STATUSES, specialty__in=specialties)
+        .annotate(taken=Exists(other_expert_seated))
+        .exclude(fanout=False, taken=True)
         .order_by("requested_at")
     )
     rows = [
@@ -93,6 +135,7 @@ def expert_queue(*, terminal: Terminal) -> list[dict[str, Any]]:
             "reason": consult.reason, "status": consult.status,
             "category": consult.casualty.category, "requested_by": consult.requested_by.name,
             "requested_at": consult.requested_at.isoformat(),
+            "exercise": consult.casualty.event.is_exercise,
         }
         for consult in consults
     ]

@@ -14,11 +14,23 @@ from django.utils import timezone
 from field_terminal.models import Casualty
 from field_terminal.services import casualty_media_attach, casualty_note_add
 from hub.errors import Conflict, Forbidden, Invalid
-from hub.journal import StoredMessage, journal_append
+from hub.journal import JournalDraft, StoredMessage, journal_append, journal_append_many
 from hub.models import MediaFile, Terminal
-from teleconsult.models import Consult, ConsultParticipant
-from teleconsult.schemas import Advice, ConsultEnd, ConsultJoin, ConsultRequest
-from teleconsult.selectors import consult_participant_names, experts_for_specialty
+from teleconsult.models import Consult, ConsultOffer, ConsultParticipant
+from teleconsult.schemas import (
+    Advice,
+    ConsultEnd,
+    ConsultJoin,
+    ConsultOffered,
+    ConsultRequest,
+    ConsultWithdrawn,
+)
+from teleconsult.selectors import (
+    consult_holder,
+    consult_participant_names,
+    consult_queue_holders,
+    experts_for_specialty,
+)
 
 
 def _consult_state(consult: Consult) -> None:
@@ -38,6 +50,18 @@ def _consult_state(consult: Consult) -> None:
     )
 
 
+def _offers_withdraw(*, consult: Consult, reason: str, by: Terminal) -> None:
+    """Tell every expert whose queue shows the consult that it left it (broadcast after the
+    commit, like every journal entry), so no queue waits for its REST refresh."""
+    data = ConsultWithdrawn.model_validate(
+        {"consult": str(consult.pk), "reason": reason, "by": by.name}
+    ).wire()
+    journal_append_many(drafts=[
+        JournalDraft(topic=expert.topic, type="consult.withdrawn", data=data, terminal=None)
+        for expert in consult_queue_holders(consult=consult)
+    ])
+
+
 def consult_request(
     *, terminal: Terminal, casualty_id: str, client_id: str, payload: ConsultRequest
 ) -> StoredMessage:
@@ -45,7 +69,7 @@ def consult_request(
     with transaction.atomic():
         if Consult.objects.filter(pk=payload.consult).exists():
             raise Conflict(f"data.consult: {payload.consult} is already requested")
-        casualty = Casualty.objects.get(pk=casualty_id)
+        casualty = Casualty.objects.select_related("event").get(pk=casualty_id)
         try:
             with transaction.atomic():
                 consult = Consult.objects.create(
@@ -67,16 +91,23 @@ def consult_request(
             "consult": str(consult.pk), "casualty": casualty_id,
             "specialty": consult.specialty, "urgency": consult.urgency,
             "category": casualty.category, "requested_by": terminal.name,
+            "exercise": casualty.event.is_exercise,
         }
         if consult.reason:
             offer["reason"] = consult.reason
+        offered = ConsultOffered.model_validate(offer).wire()
         experts = experts_for_specialty(specialty=consult.specialty)
+        ConsultOffer.objects.bulk_create(
+            ConsultOffer(consult=consult, terminal=expert, offered_at=now) for expert in experts
+        )
         for expert in experts:
-            journal_append(topic=expert.topic, type="consult.offered", data=offer, terminal=None)
+            journal_append(topic=expert.topic, type="consult.offered", data=offered,
+                           terminal=None)
         if consult.record or consult.fanout:
             journal_append(
                 topic=f"terminal:{settings.TELECONSULT_BRIDGE_TERMINAL}", type="consult.offered",
-                data={**offer, "record": consult.record, "fanout": consult.fanout},
+                data=ConsultOffered.model_validate(
+                    {**offer, "record": consult.record, "fanout": consult.fanout}).wire(),
                 terminal=None,
             )
         if experts:
@@ -99,6 +130,10 @@ def consult_join(
             raise Conflict("consult status: the consult has ended")
         if role == "bridge" and not (consult.record or consult.fanout):
             raise Conflict("data.role: the requester asked for neither recording nor fan-out")
+        holder = (consult_holder(consult=consult, terminal=terminal)
+                  if terminal.kind == "expert" else None)
+        if holder is not None:
+            raise Conflict(f"consult status: {holder} has taken this consult")
         seat, created = ConsultParticipant.objects.get_or_create(
             consult=consult, terminal=terminal, defaults={"role": role, "joined_at": now}
         )
@@ -113,6 +148,8 @@ def consult_join(
         if terminal.kind == "expert" and consult.status != Consult.Status.JOINED:
             consult.status = Consult.Status.JOINED
             consult.save(update_fields=["status"])
+            if not consult.fanout:
+                _offers_withdraw(consult=consult, reason="taken", by=terminal)
         _consult_state(consult)
         return message
 
@@ -129,6 +166,7 @@ def consult_end(
             topic=consult.topic, type="consult.end", data=payload.wire(), terminal=terminal,
             client_id=client_id,
         )
+        expert_joined = consult.status == Consult.Status.JOINED
         consult.status, consult.ended_at = Consult.Status.ENDED, now
         consult.save(update_fields=["status", "ended_at"])
         ConsultParticipant.objects.filter(consult=consult, left_at__isnull=True).update(
@@ -147,6 +185,10 @@ def consult_end(
                 text=payload.summary, journal_seq=record_entry.seq,
                 written_at=record_entry.stored_at,
             )
+        # After the casualty topic, as consult_request appends (casualty, then the experts'
+        # topics), so the two never take those topic locks in opposite orders.
+        _offers_withdraw(consult=consult, reason="ended" if expert_joined else "cancelled",
+                         by=terminal)
         _consult_state(consult)
         return message
 

@@ -8,7 +8,7 @@ from django.shortcuts import render
 from hub.models import TerminalKind
 from hub.selectors import terminal_for_user, topic_heads
 from teleconsult.screen_strings import CONSOLE_STRINGS, SPECIALTY_LABELS, strings_for_page
-from teleconsult.selectors import expert_queue, expert_specialties
+from teleconsult.selectors import expert_queue, expert_seat, expert_specialties
 
 
 @login_required
@@ -23,6 +23,8 @@ def expert_console(request: HttpRequest) -> HttpResponse:
     state = {
         "terminal": terminal.name, "topic": terminal.topic, "since": head,
         "queue": expert_queue(terminal=terminal),
+        # The open consult it sits in, which the page rejoins (its row is in the queue).
+        "seat": expert_seat(terminal=terminal),
     }
     return render(request, "teleconsult/console.html", {
         "terminal": terminal, "state": state,

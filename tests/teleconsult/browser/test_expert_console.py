@@ -1,17 +1,21 @@
 """The expert console and the field tablet in real Chromium with fake camera and microphone:
 a consult from request to end, with the video actually flowing both ways."""
 
+import random
+import struct
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Geolocation, Page, expect
+from playwright.sync_api import Browser, FilePayload, Geolocation, Page, expect
 
 from field_terminal.models import CasualtyNote
 from hub.models import Terminal
+from hub.services import terminal_token_issue
 from teleconsult.models import Consult, ExpertSpecialty
 from tests.command_center.browser.screens import (
     WireTerminal,
@@ -74,6 +78,17 @@ def video_playing(page: Page, testid: str, timeout_ms: int = 30000) -> None:
         timeout=timeout_ms)
 
 
+def noise_png(width: int, height: int) -> bytes:
+    """A real PNG of random pixels (incompressible, so its upload has bytes to report)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    rows = b"".join(b"\x00" + random.randbytes(width * 3) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 1))
+            + chunk(b"IEND", b""))
+
+
 def inbound_bytes(page: Page, testid: str) -> int:
     return int(page.get_by_test_id(testid).get_attribute("data-bytes") or 0)
 
@@ -103,6 +118,8 @@ def test_a_field_request_reaches_the_expert_who_joins_advises_and_ends_with_vide
             expect(request).to_have_attribute("data-urgency", "immediate")
             expect(request).to_contain_text("open femur fracture")
             expect(request).to_contain_text("Minor")  # the casualty's triage: green walker
+            expect(request).to_have_attribute("data-exercise", "false")  # a real event
+            expect(request.get_by_test_id("exercise-mark")).to_be_hidden()
             expect(expert.get_by_test_id("new-request")).to_be_visible()
             expect(panel).to_have_attribute("data-state", "offered")
             expect(field.get_by_test_id("consult-local-video")).to_be_visible()
@@ -178,8 +195,51 @@ def test_a_field_request_reaches_the_expert_who_joins_advises_and_ends_with_vide
             advice = field.get_by_test_id("consult-messages").locator("[data-kind=advice]")
             expect(advice).to_contain_text("Traction splint")
             expect(advice).to_contain_text("expert-1")
+
+            # The expert's own image: uploaded with a progress bar, then on the consult topic
+            # it reaches the crew; a file that is no image gets a clear error.
+            expert.locator("#image-caption").fill("Splint position")
+            image: FilePayload = {"name": "splint.png", "mimeType": "image/png",
+                                  "buffer": noise_png(300, 300)}
+            expert.get_by_test_id("image-file").set_input_files(files=[image])
+            expect(expert.get_by_test_id("image-status")).to_have_attribute("data-state",
+                                                                            "shared")
+            assert expert.get_by_test_id("image-progress").evaluate("bar => bar.value") == 100
+            expect(expert.get_by_test_id("image-progress")).to_be_visible()
+            expect(expert.get_by_test_id("images").locator("img")).to_have_count(1)
+            expect(expert.get_by_test_id("images").locator("img")).to_have_attribute(
+                "alt", "Splint position")
+            shared = field.get_by_test_id("consult-messages").locator("img")
+            expect(shared).to_have_attribute("alt", "Splint position")
+            field.wait_for_function(
+                "() => [...document.querySelectorAll('[data-testid=consult-messages] img')]"
+                ".some((img) => img.complete && img.naturalWidth === 300)")
+            not_an_image: FilePayload = {"name": "notes.png", "mimeType": "image/png",
+                                         "buffer": b"just some text"}
+            expert.get_by_test_id("image-file").set_input_files(files=[not_an_image])
+            status = expert.get_by_test_id("image-status")
+            expect(status).to_have_attribute("data-state", "failed")
+            expect(status).to_contain_text("Upload failed: file: is not an accepted image")
+            expect(expert.get_by_test_id("image-progress")).to_be_hidden()
+
             expert.screenshot(path=screenshot_path("expert-console-en"), full_page=True)
             field.screenshot(path=screenshot_path("field-tablet-consult-en"), full_page=True)
+
+            # A reload of the console rejoins the consult it sat in and calls the crew again.
+            expert.reload()
+            expect(expert.get_by_test_id("connection")).to_have_attribute("data-state", "open")
+            reloaded = time.perf_counter()
+            expect(expert.get_by_test_id("consult")).to_have_attribute("data-state", "joined")
+            expect(expert.get_by_test_id("consult")).to_have_attribute("data-consult",
+                                                                       consult_id)
+            video_playing(expert, "remote-video")
+            expect(expert.get_by_test_id("peer-state")).to_have_attribute("data-state",
+                                                                          "connected")
+            MEASURED["console reload to video again"] = (
+                f"{(time.perf_counter() - reloaded) * 1000:.0f} ms after the page was open")
+            # What was said and shown before is read again from the consult topic.
+            expect(expert.get_by_test_id("images").locator("img")).to_have_count(1)
+            expect(expert.get_by_test_id("messages")).to_contain_text("BP dropping")
 
             expert.locator("#end-summary").fill("Splinted, transport to trauma centre.")
             ending = time.perf_counter()
@@ -206,9 +266,15 @@ def test_a_field_request_reaches_the_expert_who_joins_advises_and_ends_with_vide
     assert notes[-1] == ("expert-1", "Splinted, transport to trauma centre.")
 
 
-def test_the_console_in_chinese_sorts_by_urgency_and_says_when_the_camera_is_refused(
+def test_the_console_in_chinese_marks_a_drill_sorts_by_urgency_drops_a_taken_request_live(
         live_hub, roles, staff):
+    roles.event.is_exercise = True
+    roles.event.save(update_fields=["is_exercise"])
+    colleague = terminal_token_issue(kind="expert", name="expert-2").token
+    ExpertSpecialty.objects.create(terminal=Terminal.objects.get(name="expert-2"),
+                                   specialty="trauma")
     crew = WireTerminal(live_hub.ws_url, roles.field)
+    other_expert = WireTerminal(live_hub.ws_url, colleague)
     try:
         casualty = casualty_report_data(category="red")
         crew.send("casualty.report", "event:wic-test", casualty)
@@ -219,6 +285,8 @@ def test_the_console_in_chinese_sorts_by_urgency_and_says_when_the_camera_is_ref
         with chromium(fake_media=True, media_prompt_accepted=False) as browser:
             expert = open_page(browser, live_hub.http_url, "doctor", "/expert/",
                                locale="zh-CN", media=False)
+            # The REST refresh is cut off: what leaves the queue below can only go live.
+            expert.route("**/api/v1/consults/queue", lambda route: route.abort())
             queue = expert.locator("[data-testid=queue] li[data-consult]")
             expect(queue).to_have_count(1)
             # A newer but more urgent request arrives live and goes to the top.
@@ -228,11 +296,23 @@ def test_the_console_in_chinese_sorts_by_urgency_and_says_when_the_camera_is_ref
             expect(queue.first).to_have_attribute("data-consult", immediate)
             expect(queue.nth(1)).to_have_attribute("data-consult", routine)
             expect(expert.get_by_test_id("new-request")).to_be_visible()
+            expect(expert.get_by_test_id("new-request")).to_contain_text("演练")
+            for row in (queue.first, queue.nth(1)):
+                expect(row).to_have_attribute("data-exercise", "true")
+                expect(row.get_by_test_id("exercise-mark")).to_have_text("演练 EXERCISE")
             expect(expert.get_by_test_id("connection")).not_to_contain_text("Hub")
             expert.get_by_test_id("mute").click()
             expect(expert.get_by_test_id("mute")).to_have_attribute("aria-pressed", "true")
 
+            # Another expert takes the routine request: it leaves this queue at once.
+            other_expert.send("consult.join", f"consult:{routine}", {})
+            expect(queue).to_have_count(1, timeout=5000)
+            expect(queue.first).to_have_attribute("data-consult", immediate)
+            expect(expert.get_by_test_id("queue-feedback")).to_contain_text("expert-2")
+
             queue.first.get_by_role("button").click()
+            expect(expert.get_by_test_id("consult-exercise")).to_be_visible()
+            expect(expert.get_by_test_id("consult-exercise")).to_contain_text("演练伤员")
             problem = expert.get_by_test_id("media-problem")
             expect(problem).to_be_visible()
             expect(problem).to_contain_text("摄像头和麦克风的使用被拒绝")
@@ -241,3 +321,4 @@ def test_the_console_in_chinese_sorts_by_urgency_and_says_when_the_camera_is_ref
             expert.screenshot(path=screenshot_path("expert-console-zh"), full_page=True)
     finally:
         crew.close()
+        other_expert.close()

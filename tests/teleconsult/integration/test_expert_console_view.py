@@ -12,8 +12,8 @@ from field_terminal.schemas import CasualtyReport
 from field_terminal.services import casualty_report
 from hub.models import Terminal
 from teleconsult.models import ExpertSpecialty
-from teleconsult.schemas import ConsultRequest
-from teleconsult.services import consult_request
+from teleconsult.schemas import ConsultEnd, ConsultJoin, ConsultRequest
+from teleconsult.services import consult_end, consult_join, consult_request
 from tests.conftest import casualty_report_data
 
 
@@ -67,3 +67,23 @@ def test_the_console_lists_the_experts_open_requests_most_urgent_first(roles):
     assert strings["join"] == "加入"
     assert strings["specialties"]["trauma"] == "创伤外科"
     assert "远程专家会诊台" in html and "Remote expert console" not in html
+
+
+def test_the_console_page_names_the_open_consult_its_expert_sits_in_until_it_ends(roles):
+    expert = Terminal.objects.get(name="expert-1")
+    ExpertSpecialty.objects.create(terminal=expert, specialty="trauma")
+    consult = _consult(urgency="urgent")
+    client = _client_for("expert-1")
+
+    def page_state() -> Any:
+        return _page_json(client.get("/expert/").content.decode(), "console-state")
+
+    assert page_state()["seat"] is None
+    consult_join(terminal=expert, consult_id=consult, client_id=str(uuid.uuid4()),
+                 payload=ConsultJoin.model_validate({}))
+    state = page_state()
+    assert state["seat"] == consult
+    assert [row["consult"] for row in state["queue"]] == [consult]
+    consult_end(terminal=expert, consult_id=consult, client_id=str(uuid.uuid4()),
+                payload=ConsultEnd.model_validate({}))
+    assert page_state()["seat"] is None

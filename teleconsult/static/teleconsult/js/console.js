@@ -1,14 +1,16 @@
 // The remote expert console: the live queue of consult requests offered to this expert, the
-// call with the requesting crew, the casualty's live vitals and ECG beside it, images, chat,
-// advice into the record, and ending the consult with a summary.
+// call with the requesting crew, the casualty's live vitals and ECG beside it, images (the
+// crew's and the expert's own), chat, advice into the record, and ending the consult with a
+// summary. After a reload it rejoins the consult it sits in.
+import { uploadMedia } from '../../field_terminal/js/upload.js';
 import { TerminalClient } from '../../hub/js/protocol-client.js';
 import { EcgStrip, VitalsChart } from '../../hub/js/vitals-chart.js';
 import { format, formatTime, minutesSince, syncRows } from '../../hub/js/screen-kit.js';
 import { ConsultCall, fetchIceServers, isRecorded, openLocalMedia, toggleTracks } from './consult-call.js';
 
 const URGENCY_RANK = { immediate: 0, urgent: 1, routine: 2 };
-// The hub tells an expert about new requests, not about requests another expert took or
-// that ended: the queue is read again this often to drop those.
+// The hub withdraws taken and ended requests live (`consult.withdrawn`); the queue is read
+// again this often as well, for what a socket that was away missed.
 const QUEUE_REFRESH_MS = 15000;
 const TREND = ['hr', 'spo2', 'rr', 'sbp'];
 
@@ -20,6 +22,8 @@ const $ = (testid) => root.querySelector(`[data-testid=${testid}]`);
 const consultPanel = $('consult');
 
 const queue = new Map(state.queue.map((row) => [row.consult, row]));
+// Withdrawn live: a queue read that raced the withdrawal must not bring these back.
+const gone = new Set();
 let current = null; // {row, call, localStream, live, lastState, chart, ecg}
 let muted = false;
 
@@ -34,6 +38,7 @@ client.addEventListener('message', (event) => apply(event.detail));
 function apply(frame) {
   if (frame.topic === state.topic) {
     if (frame.type === 'consult.offered') offered(frame);
+    else if (frame.type === 'consult.withdrawn') withdrawn(frame.data);
     return;
   }
   if (!current) return;
@@ -49,11 +54,26 @@ function offered(frame) {
   const row = {
     consult: data.consult, casualty: data.casualty, specialty: data.specialty, urgency: data.urgency,
     reason: data.reason ?? '', status: 'offered', category: data.category,
-    requested_by: data.requested_by, requested_at: frame.ts,
+    requested_by: data.requested_by, requested_at: frame.ts, exercise: data.exercise === true,
   };
   queue.set(row.consult, row);
   renderQueue();
   announce(row);
+}
+
+function withdrawn({ consult, reason, by }) {
+  const row = queue.get(consult);
+  if (reason === 'taken' && by === state.terminal) {
+    if (row) row.status = 'joined';
+    renderQueue();
+    return;
+  }
+  gone.add(consult);
+  // The call on screen ends through its own topic, which says who ended it and how.
+  if (!row || current?.row.consult === consult) return;
+  queue.delete(consult);
+  renderQueue();
+  $('queue-feedback').textContent = t(`withdrawn.${reason}`, { who: by, specialty: strings.specialties[row.specialty] ?? row.specialty });
 }
 
 async function refreshQueue() {
@@ -62,7 +82,7 @@ async function refreshQueue() {
     if (!response.ok) return;
     const { consults } = await response.json();
     queue.clear();
-    for (const row of consults) queue.set(row.consult, row);
+    for (const row of consults) if (!gone.has(row.consult)) queue.set(row.consult, row);
     renderQueue();
   } catch {
     // Offline: the queue on screen stays until the next refresh.
@@ -94,6 +114,8 @@ function renderQueue() {
     li.dataset.consult = row.consult;
     li.dataset.urgency = row.urgency;
     li.dataset.status = row.status;
+    li.dataset.exercise = String(Boolean(row.exercise));
+    li.querySelector('.exercise-mark').hidden = !row.exercise;
     li.querySelector('.triage').className = `triage badge cat-${row.category}`;
     li.querySelector('.triage').textContent = t(`category.${row.category}`);
     li.querySelector('.age').textContent = age(row.requested_at);
@@ -107,10 +129,13 @@ function renderQueue() {
 function buildRequest(li, row) {
   li.className = 'request';
   const head = element('p', 'request-head');
+  const exercise = element('span', 'badge exercise-mark', t('exercise'));
+  exercise.dataset.testid = 'exercise-mark';
   head.append(
     element('span', `urgency urgency-${row.urgency}`, strings.urgencies[row.urgency] ?? row.urgency),
     element('strong', 'specialty', strings.specialties[row.specialty] ?? row.specialty),
     element('span', 'triage badge'),
+    exercise,
     element('span', 'age'),
   );
   const reason = element('p', 'reason', row.reason);
@@ -143,7 +168,8 @@ function beep(urgency) {
 
 function announce(row) {
   const banner = $('new-request');
-  banner.textContent = t('new_request', { urgency: strings.urgencies[row.urgency] ?? row.urgency, specialty: strings.specialties[row.specialty] ?? row.specialty });
+  const text = t('new_request', { urgency: strings.urgencies[row.urgency] ?? row.urgency, specialty: strings.specialties[row.specialty] ?? row.specialty });
+  banner.textContent = row.exercise ? `${t('exercise')} · ${text}` : text;
   banner.hidden = false;
   setTimeout(() => { banner.hidden = true; }, 15000);
   beep(row.urgency);
@@ -161,10 +187,10 @@ function refused(error) {
   return t('refused', { code: error.code ?? '', message: (error.message ?? '').replace(`${error.code}: `, '') });
 }
 
-async function joinConsult(row) {
+async function joinConsult(row, { rejoin = false } = {}) {
   if (current) return;
   const topic = `consult:${row.consult}`;
-  $('queue-feedback').textContent = t('joining');
+  $('queue-feedback').textContent = t(rejoin ? 'rejoining' : 'joining');
   try {
     await client.send('consult.join', topic, {});
   } catch (error) {
@@ -247,10 +273,14 @@ function showConsult(row) {
   $('consult-triage').textContent = t('triage', { category: t(`category.${row.category}`) });
   $('consult-title').textContent = `${strings.specialties[row.specialty] ?? row.specialty} · ${strings.urgencies[row.urgency] ?? row.urgency} · ${t('requested_by', { who: row.requested_by })}`;
   $('consult-reason').textContent = row.reason;
+  $('consult-exercise').hidden = !row.exercise;
+  $('consult-exercise').textContent = t('exercise.call');
   $('consult-state').textContent = t('status.joined');
   $('vitals-last').textContent = t('vitals.none');
   $('messages').replaceChildren();
   $('images').replaceChildren();
+  $('image-progress').hidden = true;
+  imageStatus('none', '');
   $('consult-feedback').textContent = '';
   renderToggles();
 }
@@ -390,6 +420,47 @@ $('end-form').addEventListener('submit', (event) => {
   sendFromForm(event.target, 'consult.end', 'summary');
 });
 
+// The expert's own image: uploaded over HTTP, then referred to on the consult topic, where it
+// joins the casualty's record and reaches the crew (and this page) as a `media` frame.
+function imageStatus(phase, text) {
+  const line = $('image-status');
+  line.dataset.state = phase;
+  line.classList.toggle('error', phase === 'failed');
+  line.textContent = text;
+}
+
+$('image-file').addEventListener('change', async (event) => {
+  const file = event.target.files[0];
+  const consult = current;
+  if (!file || !consult) return;
+  const progress = $('image-progress');
+  progress.hidden = false;
+  progress.value = 0;
+  imageStatus('uploading', t('image.uploading'));
+  let uploaded;
+  try {
+    uploaded = await uploadMedia(file, { kind: 'image', onProgress: (fraction) => { progress.value = Math.round(fraction * 100); } });
+  } catch (failure) {
+    progress.hidden = true;
+    imageStatus('failed', failure.message === 'network' ? t('image.offline') : t('image.failed', { error: failure.message }));
+    return;
+  } finally {
+    event.target.value = '';
+  }
+  progress.value = 100;
+  const caption = $('image-caption').value.trim();
+  const data = { media: uploaded.id, kind: 'image' };
+  if (caption) data.caption = caption.slice(0, 500);
+  try {
+    await client.send('media', `consult:${consult.row.consult}`, data);
+  } catch (error) {
+    imageStatus('failed', refused(error));
+    return;
+  }
+  $('image-caption').value = '';
+  imageStatus('shared', t('image.shared'));
+});
+
 // --- start --------------------------------------------------------------------------------------
 
 renderQueue();
@@ -397,3 +468,7 @@ setInterval(renderQueue, 30000);
 setInterval(refreshQueue, QUEUE_REFRESH_MS);
 client.start();
 client.subscribe(state.topic, { since: state.since });
+// The consult this expert sat in before the page was reloaded: a fresh seat puts it last in
+// the join order, so it offers to the others and the call comes back by itself.
+const seat = state.seat && queue.get(state.seat);
+if (seat) joinConsult(seat, { rejoin: true });
