@@ -1,10 +1,11 @@
 """Writes about ambulances: positions, the status lifecycle, and the transports they carry out."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
 from django.contrib.gis.geos import Point
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ambulance.lifecycles import TRANSPORT_LIFECYCLE, UNIT_LIFECYCLE
@@ -18,7 +19,7 @@ from hospital_intake.models import Hospital
 from hospital_intake.services import prearrival_notice_advance, prearrival_notice_send
 from hub.broadcast import broadcast_access_change
 from hub.errors import Conflict
-from hub.journal import StoredMessage, journal_append
+from hub.journal import JournalDraft, StoredMessage, journal_append, journal_append_many
 from hub.models import Terminal
 from hub.timefmt import iso_millis
 
@@ -56,23 +57,125 @@ def trip_etas(*, transport: Transport, start: Point, now: datetime) -> tuple[dat
     return pickup, arrival
 
 
-def _etas_follow_position(*, unit: Unit, point: Point) -> None:
-    now = timezone.now()
-    transports = Transport.objects.filter(
-        unit=unit, status__in=Transport.ACTIVE_STATUSES
-    ).select_related("casualty", "hospital")
+@dataclass(frozen=True)
+class PositionFrame:
+    """One ambulance terminal's position fix, for unit_position_record_many."""
+
+    terminal: Terminal
+    callsign: str
+    client_id: str
+    payload: Position
+
+
+def _eta_drafts(*, moved: dict[int, tuple[Unit, Point]], now: datetime) -> list[JournalDraft]:
+    """New ETAs of the moved units' transports, from each unit's newest fix: one estimate
+    and at most one `transport.eta` per transport however many fixes the batch holds."""
+    transports = list(
+        Transport.objects.filter(unit_id__in=moved, status__in=Transport.ACTIVE_STATUSES)
+        .select_related("casualty", "hospital").order_by("pk")
+    )
+    changed: list[Transport] = []
+    drafts: list[JournalDraft] = []
     for transport in transports:
+        unit, point = moved[transport.unit_id]
         _, eta = trip_etas(transport=transport, start=point, now=now)
         if transport.eta is not None and abs(eta - transport.eta) < ETA_NEWS:
             continue
         transport.eta = eta
-        transport.save(update_fields=["eta"])
-        journal_append(
+        changed.append(transport)
+        drafts.append(JournalDraft(
             topic=transport.hospital.topic, type="transport.eta",
             data={"transport": transport.pk, "casualty": str(transport.casualty_id),
                   "unit": unit.callsign, "eta": iso_millis(eta)},
             terminal=None,
+        ))
+    if changed:
+        Transport.objects.bulk_update(changed, ["eta"])
+    return drafts
+
+
+def _position_history_insert(*, frames: list[PositionFrame], units: dict[str, Unit],
+                             received_at: datetime) -> None:
+    # One statement from arrays: the ORM's bulk insert compiles every value of every row,
+    # the largest single cost of a vitals batch in the profile (docs/performance.md).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {UnitPosition._meta.db_table} "
+            "(unit_id, measured_at, received_at, location, heading, speed, accuracy) "
+            "SELECT unit_id, measured_at, %s, ST_SetSRID(ST_MakePoint(lon, lat), 4326), "
+            "heading, speed, accuracy FROM unnest(%s::bigint[], %s::timestamptz[], "
+            "%s::float8[], %s::float8[], %s::float8[], %s::float8[], %s::float8[]) "
+            "AS fix(unit_id, measured_at, lon, lat, heading, speed, accuracy)",
+            [received_at,
+             [units[frame.callsign].pk for frame in frames],
+             [frame.payload.t for frame in frames],
+             [frame.payload.lon for frame in frames],
+             [frame.payload.lat for frame in frames],
+             [frame.payload.heading for frame in frames],
+             [frame.payload.speed for frame in frames],
+             [frame.payload.accuracy for frame in frames]],
         )
+
+
+def _units_move(*, newest: dict[str, PositionFrame], units: dict[str, Unit]) -> None:
+    fixes = [(units[callsign].pk, frame.payload) for callsign, frame in newest.items()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {Unit._meta.db_table} AS unit SET "
+            "position = ST_SetSRID(ST_MakePoint(fix.lon, fix.lat), 4326), "
+            "position_at = fix.t, heading = fix.heading, speed = fix.speed "
+            "FROM unnest(%s::bigint[], %s::float8[], %s::float8[], %s::timestamptz[], "
+            "%s::float8[], %s::float8[]) AS fix(id, lon, lat, t, heading, speed) "
+            "WHERE unit.id = fix.id",
+            [[pk for pk, _ in fixes], [fix.lon for _, fix in fixes],
+             [fix.lat for _, fix in fixes], [fix.t for _, fix in fixes],
+             [fix.heading for _, fix in fixes], [fix.speed for _, fix in fixes]],
+        )
+
+
+def unit_position_record_many(*, frames: list[PositionFrame]) -> list[StoredMessage]:
+    """Store position fixes (group commit): a statement per table, not six or more a frame.
+
+    Runs inside the caller's transaction; returns the messages in the frames' order. The
+    units are locked in callsign order (the order frame-by-frame batches took them in); each
+    unit ends at its newest fix, a late, older one joining the history without moving it
+    back, exactly as the frames stored one by one would leave it. A unit that is gone raises
+    Unit.DoesNotExist for the whole batch (which then runs frame by frame).
+    """
+    callsigns = sorted({frame.callsign for frame in frames})
+    units = {
+        unit.callsign: unit
+        for unit in Unit.objects.select_for_update().filter(callsign__in=callsigns)
+        .only("pk", "callsign", "position_at").order_by("callsign")
+    }
+    missing = [callsign for callsign in callsigns if callsign not in units]
+    if missing:
+        raise Unit.DoesNotExist(f"unit {missing[0]} does not exist")
+    now = timezone.now()
+    _position_history_insert(frames=frames, units=units, received_at=now)
+    newest: dict[str, PositionFrame] = {}
+    for frame in frames:
+        chosen = newest.get(frame.callsign)
+        current = chosen.payload.t if chosen is not None else units[frame.callsign].position_at
+        if current is None or frame.payload.t >= current:
+            newest[frame.callsign] = frame
+    eta_drafts: list[JournalDraft] = []
+    if newest:
+        _units_move(newest=newest, units=units)
+        eta_drafts = _eta_drafts(
+            moved={units[callsign].pk: (units[callsign],
+                                        Point(frame.payload.lon, frame.payload.lat, srid=4326))
+                   for callsign, frame in newest.items()},
+            now=now,
+        )
+    messages = journal_append_many(drafts=[
+        *(JournalDraft(topic=f"unit:{frame.callsign}", type="position",
+                       data=frame.payload.wire(), terminal=frame.terminal,
+                       client_id=frame.client_id)
+          for frame in frames),
+        *eta_drafts,
+    ])
+    return messages[:len(frames)]
 
 
 def unit_position_record(
@@ -81,25 +184,9 @@ def unit_position_record(
     # Called inside apply_once's transaction on the busiest path: a savepoint would cost two
     # round trips per frame and buys nothing, since any error aborts the whole frame.
     with transaction.atomic(savepoint=False):
-        unit = Unit.objects.select_for_update().get(callsign=callsign)
-        point = Point(payload.lon, payload.lat, srid=4326)
-        UnitPosition.objects.create(
-            unit=unit, measured_at=payload.t, received_at=timezone.now(), location=point,
-            heading=payload.heading, speed=payload.speed, accuracy=payload.accuracy,
-        )
-        # A late, older fix goes into the history but does not move the unit backwards.
-        if unit.position_at is None or payload.t >= unit.position_at:
-            unit.position = point
-            unit.position_at = payload.t
-            unit.heading = payload.heading
-            unit.speed = payload.speed
-            unit.save(update_fields=["position", "position_at", "heading", "speed"])
-            _etas_follow_position(unit=unit, point=point)
-        return journal_append(
-            topic=unit.topic, type="position",
-            data=payload.wire(),
-            terminal=terminal, client_id=client_id,
-        )
+        [message] = unit_position_record_many(frames=[PositionFrame(
+            terminal=terminal, callsign=callsign, client_id=client_id, payload=payload)])
+    return message
 
 
 def _transport_step(*, transport: Transport, to_status: str, changed_by: str) -> None:
@@ -122,7 +209,7 @@ def _release_casualty_access(transport: Transport) -> None:
 
 def transport_cancel(*, transport: Transport, changed_by: str, reason: str) -> None:
     """Cancel a transport not yet under way; its casualty returns to the transport queue."""
-    casualty = Casualty.objects.select_for_update().select_related("event").get(
+    casualty = Casualty.objects.select_for_update(of=("self",)).select_related("event").get(
         pk=transport.casualty_id
     )
     _transport_step(transport=transport, to_status="cancelled", changed_by=changed_by)
@@ -158,7 +245,7 @@ def transport_release(*, transport: Transport, changed_by: str, reason: str) -> 
 
 def transport_hand_over(*, transport: Transport, changed_by: str) -> None:
     """The hospital has taken the patient: the transport and the casualty are done."""
-    casualty = Casualty.objects.select_for_update().select_related("event").get(
+    casualty = Casualty.objects.select_for_update(of=("self",)).select_related("event").get(
         pk=transport.casualty_id
     )
     _transport_step(transport=transport, to_status="handed_over", changed_by=changed_by)
@@ -194,7 +281,7 @@ def _advance_transports(*, unit: Unit, to_status: str, changed_by: str) -> None:
             prearrival_notice_advance(transport=transport, to_state="arrived",
                                       changed_by=changed_by)
         if casualty_status is not None:
-            casualty = Casualty.objects.select_for_update().select_related("event").get(
+            casualty = Casualty.objects.select_for_update(of=("self",)).select_related("event").get(
                 pk=transport.casualty_id
             )
             casualty_status_change(
@@ -250,12 +337,15 @@ def transport_assign(
     them the distance estimate from the unit's position is used.
     """
     with transaction.atomic():
-        casualty = Casualty.objects.select_for_update().select_related("event").get(
-            pk=casualty_id
-        )
+        # The unit, then the casualty: the order unit_status_change takes them in (the unit,
+        # then its transports' casualties), so an order and a status change of one unit wait
+        # for each other instead of each holding the row the other needs.
         unit = (
             Unit.objects.select_for_update(of=("self",)).select_related("event", "station")
             .get(callsign=callsign)
+        )
+        casualty = Casualty.objects.select_for_update(of=("self",)).select_related("event").get(
+            pk=casualty_id
         )
         hospital = Hospital.objects.get(code=hospital_code)
         if casualty.status != "awaiting_transport":

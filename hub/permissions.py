@@ -201,6 +201,19 @@ def may_publish_position(terminal: Terminal, callsign: str) -> bool:
     )
 
 
+def position_publishers(pairs: list[tuple[Terminal, str]]) -> list[bool]:
+    """may_publish_position for many (terminal, callsign) pairs in one query."""
+    unit_ids = {t.unit_id for t, _ in pairs if t.kind == TerminalKind.AMBULANCE and t.unit_id}
+    callsign_of: dict[int, str] = {}
+    if unit_ids:
+        callsign_of = dict(Unit.objects.filter(pk__in=unit_ids).values_list("pk", "callsign"))
+    return [
+        terminal.kind == TerminalKind.AMBULANCE and terminal.unit_id is not None
+        and callsign_of.get(terminal.unit_id) == callsign
+        for terminal, callsign in pairs
+    ]
+
+
 def may_change_unit_status(terminal: Terminal, callsign: str) -> bool:
     if terminal.kind == TerminalKind.COMMAND:
         return _may_read_unit(terminal, callsign)

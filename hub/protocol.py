@@ -12,7 +12,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from ambulance.schemas import Position, UnitStatus
-from ambulance.services import unit_position_record, unit_status_change
+from ambulance.services import (
+    PositionFrame,
+    unit_position_record,
+    unit_position_record_many,
+    unit_status_change,
+)
 from command_center.schemas import DispatchAccept, DispatchOverride, DispatchRelease
 from command_center.services import dispatch_override, dispatch_release, recommendation_accept
 from field_terminal.schemas import CasualtyReport, TriageUpdate, Vitals, Waveform
@@ -44,7 +49,9 @@ from teleconsult.schemas import (
     Advice,
     ConsultEnd,
     ConsultJoin,
+    ConsultOffered,
     ConsultRequest,
+    ConsultWithdrawn,
     IceCandidate,
     SessionDescription,
 )
@@ -63,8 +70,8 @@ HUB_ONLY_TYPES = (
     "welcome", "pong", "ack", "error", "subscription.ended", "casualty.status",
     "triage.changed", "unit.changed", "order.assigned", "transport.assigned",
     "transport.cancelled", "transport.eta", "dispatch.recommendation", "prearrival.notice",
-    "prearrival.state", "consult.offered", "consult.state", "consult.note", "consult.media",
-    "consult.ended",
+    "prearrival.state", "consult.offered", "consult.withdrawn", "consult.state", "consult.note",
+    "consult.media", "consult.ended",
 )
 
 
@@ -98,6 +105,38 @@ class MessageType:
     may_send_many: Callable[[list[Submission]], list[bool]] | None = None
 
 
+@dataclass(frozen=True)
+class HubMadeType:
+    """A message only the hub makes, with its payload declared like those terminals send:
+    the service builds its data through the payload, and docs/protocol.md lists its fields."""
+
+    type: str
+    payload: PayloadClass
+    topic_kinds: tuple[str, ...]
+    summary: str
+
+
+HUB_MADE_TYPES: dict[str, HubMadeType] = {
+    entry.type: entry
+    for entry in [
+        HubMadeType(
+            "consult.offered", ConsultOffered, ("terminal",),
+            "A consult offered to an expert of its specialty, on the expert's own topic (and "
+            "to the media bridge, with `record` and `fanout`, when either is true). "
+            "`exercise` is true when the casualty belongs to an exercise event (a drill).",
+        ),
+        HubMadeType(
+            "consult.withdrawn", ConsultWithdrawn, ("terminal",),
+            "The offer leaves the queue of every expert it was offered to (and of the "
+            "specialty's experts now): `taken` when an expert joined a consult that is not "
+            "fan-out (`by` that expert; only it may then join), `ended` when it ended after "
+            "an expert had joined, `cancelled` when it ended before any did (`by` who ended "
+            "it). Sent after the commit of the join or end.",
+        ),
+    ]
+}
+
+
 def _record_frames(submissions: list[Submission]) -> list[RecordFrame]:
     return [RecordFrame(terminal=s.terminal, casualty_id=s.topic.key, client_id=s.client_id,
                         payload=s.payload) for s in submissions]
@@ -105,6 +144,15 @@ def _record_frames(submissions: list[Submission]) -> list[RecordFrame]:
 
 def _may_write_records(submissions: list[Submission]) -> list[bool]:
     return permissions.casualty_record_writers([(s.terminal, s.topic.key) for s in submissions])
+
+
+def _position_frames(submissions: list[Submission]) -> list[PositionFrame]:
+    return [PositionFrame(terminal=s.terminal, callsign=s.topic.key, client_id=s.client_id,
+                          payload=s.payload) for s in submissions]
+
+
+def _may_publish_positions(submissions: list[Submission]) -> list[bool]:
+    return permissions.position_publishers([(s.terminal, s.topic.key) for s in submissions])
 
 
 def _reader(terminal: Terminal, topic: TopicRef) -> bool:
@@ -188,6 +236,9 @@ MESSAGE_TYPES: dict[str, MessageType] = {
                 payload=s.payload,
             ),
             group_commit=True,
+            store_many=lambda submissions: unit_position_record_many(
+                frames=_position_frames(submissions)),
+            may_send_many=_may_publish_positions,
         ),
         MessageType(
             "unit.status", UnitStatus, ("unit",),
