@@ -12,7 +12,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.gis.geos import GEOSGeometry, MultiPolygon, Point
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from ambulance.models import Station, Transport, Unit
@@ -34,7 +35,7 @@ from hospital_intake.models import CAPABILITIES, Hospital
 from hospital_intake.scope import hospitals_serving_filter
 from hub import metrics
 from hub.errors import Conflict, Invalid
-from hub.journal import StoredMessage, journal_append
+from hub.journal import StoredMessage, journal_append, journal_topics_lock, retry_rolled_back
 from hub.models import Terminal
 from hub.timefmt import iso_millis
 
@@ -244,52 +245,90 @@ def dispatch_recommend(
     units = dict(Unit.objects.filter(event=event).values_list("callsign", "pk"))
     hospitals = dict(Hospital.objects.values_list("code", "pk"))
     explain = plan.get("explain", {})
-    with transaction.atomic():
-        Recommendation.objects.filter(
-            event=event, status=Recommendation.Status.CURRENT
-        ).update(status=Recommendation.Status.SUPERSEDED)
-        recommendation = Recommendation.objects.create(
-            event=event, generated_at=snapshot.taken_at, instance=snapshot.instance, plan=plan,
-            objective=evaluation.objective, baseline=baseline, solve_ms=solve_ms,
-        )
-        trips_of_unit: dict[str, int] = defaultdict(int)
-        items = []
-        for trip in evaluation.schedule:
-            for casualty in trip.casualties:
-                items.append(RecommendationItem(
-                    recommendation=recommendation, casualty_id=casualty,
-                    unit_id=units[trip.ambulance], hospital_id=hospitals[trip.hospital],
-                    category=casualty_category[casualty],
-                    unit_trip=trips_of_unit[trip.ambulance],
-                    pickup_eta=snapshot.clock(trip.reaches_place_at),
-                    arrival_eta=snapshot.clock(trip.arrives_at),
-                    survival=evaluation.survival[casualty],
-                    explain=explain.get(casualty, "")[:500],
-                ))
-            trips_of_unit[trip.ambulance] += 1
-        RecommendationItem.objects.bulk_create(items)
-        planned = {str(item.casualty_id) for item in items}
-        journal_append(
-            topic=event.topic, type="dispatch.recommendation",
-            data={
-                "recommendation": recommendation.pk,
-                "generated_at": iso_millis(recommendation.generated_at),
-                "solve_ms": solve_ms,
-                "objective": round(evaluation.objective, 4),
-                "baseline": round(baseline, 4),
-                "assignments": [
-                    {"casualty": str(item.casualty_id), "unit": trip_unit,
-                     "hospital": trip_hospital, "category": item.category,
-                     "pickup_eta": iso_millis(item.pickup_eta),
-                     "arrival_eta": iso_millis(item.arrival_eta),
-                     "survival": round(item.survival, 4), "explain": item.explain}
-                    for item, trip_unit, trip_hospital in _item_names(items, units, hospitals)
-                ],
-                "unassigned": [c.id for c in instance.casualties if c.id not in planned],
-            },
-            terminal=None,
-        )
-    return recommendation
+
+    def store() -> Recommendation:
+        with transaction.atomic():
+            _recommendation_rows_lock(
+                event=event, unit_ids=[units[trip.ambulance] for trip in evaluation.schedule],
+                casualty_ids=[c for trip in evaluation.schedule for c in trip.casualties],
+                hospital_ids=[hospitals[trip.hospital] for trip in evaluation.schedule],
+            )
+            Recommendation.objects.filter(
+                event=event, status=Recommendation.Status.CURRENT
+            ).update(status=Recommendation.Status.SUPERSEDED)
+            recommendation = Recommendation.objects.create(
+                event=event, generated_at=snapshot.taken_at, instance=snapshot.instance, plan=plan,
+                objective=evaluation.objective, baseline=baseline, solve_ms=solve_ms,
+            )
+            trips_of_unit: dict[str, int] = defaultdict(int)
+            items = []
+            for trip in evaluation.schedule:
+                for casualty in trip.casualties:
+                    items.append(RecommendationItem(
+                        recommendation=recommendation, casualty_id=casualty,
+                        unit_id=units[trip.ambulance], hospital_id=hospitals[trip.hospital],
+                        category=casualty_category[casualty],
+                        unit_trip=trips_of_unit[trip.ambulance],
+                        pickup_eta=snapshot.clock(trip.reaches_place_at),
+                        arrival_eta=snapshot.clock(trip.arrives_at),
+                        survival=evaluation.survival[casualty],
+                        explain=explain.get(casualty, "")[:500],
+                    ))
+                trips_of_unit[trip.ambulance] += 1
+            RecommendationItem.objects.bulk_create(items)
+            planned = {str(item.casualty_id) for item in items}
+            journal_append(
+                topic=event.topic, type="dispatch.recommendation",
+                data={
+                    "recommendation": recommendation.pk,
+                    "generated_at": iso_millis(recommendation.generated_at),
+                    "solve_ms": solve_ms,
+                    "objective": round(evaluation.objective, 4),
+                    "baseline": round(baseline, 4),
+                    "assignments": [
+                        {"casualty": str(item.casualty_id), "unit": trip_unit,
+                         "hospital": trip_hospital, "category": item.category,
+                         "pickup_eta": iso_millis(item.pickup_eta),
+                         "arrival_eta": iso_millis(item.arrival_eta),
+                         "survival": round(item.survival, 4), "explain": item.explain}
+                        for item, trip_unit, trip_hospital in _item_names(items, units, hospitals)
+                    ],
+                    "unassigned": [c.id for c in instance.casualties if c.id not in planned],
+                },
+                terminal=None,
+            )
+            return recommendation
+
+    return retry_rolled_back(store, what=f"dispatch recommendation of {event.slug}")
+
+
+def _recommendation_rows_lock(*, event: MassEvent, unit_ids: list[int], casualty_ids: list[str],
+                              hospital_ids: list[int]) -> None:
+    """The key-share locks the plan's foreign keys need, taken now and in the global order.
+
+    Left to themselves they are taken at commit (Django's foreign keys are deferred), after
+    the event topic's append lock, and in plan order: a hub transaction that locked one of
+    those rows for update and then appends to the event topic deadlocked with this one.
+    """
+    quote = connection.ops.quote_name
+    rows: tuple[tuple[type[Model], list[Any]], ...] = (
+        (MassEvent, [event.pk]), (Unit, unit_ids), (Casualty, casualty_ids),
+        (Hospital, hospital_ids),
+    )
+    with connection.cursor() as cursor:
+        for model, ids in rows:
+            if not ids:
+                continue
+            key = model._meta.pk
+            assert key is not None and key.column is not None
+            column = quote(key.column)
+            # Django's select_for_update has no FOR KEY SHARE, the lock a foreign key takes.
+            cursor.execute(
+                f"SELECT 1 FROM {quote(model._meta.db_table)} "
+                f"WHERE {column} = ANY(%s::{key.db_type(connection)}[]) "
+                f"ORDER BY {column} FOR KEY SHARE",
+                [sorted({str(pk) for pk in ids})],
+            )
 
 
 def _item_names(
@@ -329,43 +368,81 @@ def _assignment_refusal(*, casualty: Casualty, unit: Unit, hospital: Hospital,
     return None
 
 
+def _assignment_rows_lock(*, callsigns: set[str], casualty_ids: set[str],
+                          hospital_codes: set[str], event_topic: str,
+                          transport_ids: frozenset[int] = frozenset()) -> None:
+    """Lock what accepting assignments changes, before anything changes, in the global order.
+
+    Rows first: units, then transports, then casualties, then hospitals (the order
+    unit_status_change and transport_assign take them), each kind by key; then the append
+    locks of every topic the assignments write to, in name order. Two accepts of overlapping
+    plans then wait for each other instead of each holding a row or a topic the other needs.
+    """
+    list(Unit.objects.select_for_update(of=("self",)).filter(callsign__in=callsigns)
+         .order_by("pk").values_list("pk", flat=True))
+    list(Transport.objects.select_for_update(of=("self",)).filter(pk__in=transport_ids)
+         .order_by("pk").values_list("pk", flat=True))
+    list(Casualty.objects.select_for_update(of=("self",)).filter(pk__in=casualty_ids)
+         .order_by("pk").values_list("pk", flat=True))
+    list(Hospital.objects.select_for_update(of=("self",)).filter(code__in=hospital_codes)
+         .order_by("pk").values_list("pk", flat=True))
+    journal_topics_lock(topics={event_topic}
+                        | {f"unit:{callsign}" for callsign in callsigns}
+                        | {f"casualty:{casualty_id}" for casualty_id in casualty_ids}
+                        | {f"hospital:{code}" for code in hospital_codes})
+
+
 def _locked(casualty_id: str, callsign: str, code: str) -> tuple[Casualty, Unit, Hospital]:
-    # transport_assign's order (casualty, then unit), then the hospital that holds the beds.
-    casualty = Casualty.objects.select_for_update().get(pk=casualty_id)
-    unit = Unit.objects.select_for_update().get(callsign=callsign)
-    hospital = Hospital.objects.select_for_update().get(code=code)
+    # Already locked by _assignment_rows_lock; this reads them as they are now.
+    unit = Unit.objects.select_for_update(of=("self",)).get(callsign=callsign)
+    casualty = Casualty.objects.select_for_update(of=("self",)).get(pk=casualty_id)
+    hospital = Hospital.objects.select_for_update(of=("self",)).get(code=code)
     return casualty, unit, hospital
 
 
-def recommendation_items_accept(
-    *, recommendation: Recommendation, casualties: list[str] | None, accepted_by: str
-) -> list[Transport]:
-    """Turn assignments into transports, all or none. Without `casualties`, every assignment
-    that can be carried out now: each free unit's next trip. Runs inside a transaction."""
+def _chosen_items(
+    *, recommendation: Recommendation, casualties: list[str] | None
+) -> list[RecommendationItem]:
+    """The assignments to carry out: the listed casualties', or without `casualties` every
+    assignment that can be carried out now, each free unit's next trip."""
     items = list(
         recommendation.items.select_related("unit", "hospital").order_by("unit_trip", "id")
     )
-    by_casualty = {str(item.casualty_id): item for item in items}
     if casualties is None:
-        chosen = [item for item in items if item.unit_trip == 0 and item.transport_id is None
-                  and item.unit.status in FREE_UNIT_STATUSES]
-    else:
-        chosen = []
-        for casualty_id in casualties:
-            item = by_casualty.get(casualty_id)
-            if item is None:
-                raise Invalid(f"data.casualties: {casualty_id} is not in recommendation "
-                              f"{recommendation.pk}")
-            if item.transport_id is not None:
-                raise Conflict(f"data.casualties: {casualty_id} is already accepted")
-            if item.unit_trip > 0:
-                raise Conflict(
-                    f"data.casualties: {casualty_id} is unit {item.unit.callsign}'s trip "
-                    f"{item.unit_trip + 1} in this plan; its earlier trip comes first"
-                )
-            chosen.append(item)
+        return [item for item in items if item.unit_trip == 0 and item.transport_id is None
+                and item.unit.status in FREE_UNIT_STATUSES]
+    by_casualty = {str(item.casualty_id): item for item in items}
+    chosen = []
+    for casualty_id in casualties:
+        item = by_casualty.get(casualty_id)
+        if item is None:
+            raise Invalid(f"data.casualties: {casualty_id} is not in recommendation "
+                          f"{recommendation.pk}")
+        if item.transport_id is not None:
+            raise Conflict(f"data.casualties: {casualty_id} is already accepted")
+        if item.unit_trip > 0:
+            raise Conflict(
+                f"data.casualties: {casualty_id} is unit {item.unit.callsign}'s trip "
+                f"{item.unit_trip + 1} in this plan; its earlier trip comes first"
+            )
+        chosen.append(item)
+    return chosen
+
+
+def _chosen_items_lock(*, recommendation: Recommendation, chosen: list[RecommendationItem]) -> None:
+    _assignment_rows_lock(
+        callsigns={item.unit.callsign for item in chosen},
+        casualty_ids={str(item.casualty_id) for item in chosen},
+        hospital_codes={item.hospital.code for item in chosen},
+        event_topic=recommendation.event.topic,
+    )
+
+
+def _chosen_items_assign(*, chosen: list[RecommendationItem], accepted_by: str) -> list[Transport]:
     transports: list[Transport] = []
-    for item in chosen:
+    # The casualties in key order, so the transports of one accept are made (and their
+    # messages appended) in the same order however the dispatcher listed them.
+    for item in sorted(chosen, key=lambda item: str(item.casualty_id)):
         casualty, unit, hospital = _locked(str(item.casualty_id), item.unit.callsign,
                                            item.hospital.code)
         # A unit that took the first casualty of a shared trip is dispatched for the rest.
@@ -385,6 +462,16 @@ def recommendation_items_accept(
     return transports
 
 
+def recommendation_items_accept(
+    *, recommendation: Recommendation, casualties: list[str] | None, accepted_by: str
+) -> list[Transport]:
+    """Turn assignments into transports, all or none. Without `casualties`, every assignment
+    that can be carried out now: each free unit's next trip. Runs inside a transaction."""
+    chosen = _chosen_items(recommendation=recommendation, casualties=casualties)
+    _chosen_items_lock(recommendation=recommendation, chosen=chosen)
+    return _chosen_items_assign(chosen=chosen, accepted_by=accepted_by)
+
+
 def _event_recommendation(event_slug: str, recommendation_id: int) -> Recommendation:
     recommendation = Recommendation.objects.select_related("event").filter(
         pk=recommendation_id, event__slug=event_slug
@@ -400,22 +487,26 @@ def recommendation_accept(
 ) -> StoredMessage:
     with transaction.atomic():
         recommendation = _event_recommendation(event_slug, payload.recommendation)
+        chosen = _chosen_items(recommendation=recommendation, casualties=payload.casualties)
+        _chosen_items_lock(recommendation=recommendation, chosen=chosen)
         message = journal_append(
             topic=recommendation.event.topic, type="dispatch.accept", data=payload.wire(),
             terminal=terminal, client_id=client_id,
         )
-        recommendation_items_accept(recommendation=recommendation,
-                                    casualties=payload.casualties, accepted_by=terminal.name)
+        _chosen_items_assign(chosen=chosen, accepted_by=terminal.name)
         return message
 
 
 def recommendation_auto_accept(*, recommendation: Recommendation) -> list[Transport]:
     """What auto-dispatch does with a fresh recommendation; a refusal leaves it for the
     dispatcher (the next change re-solves anyway)."""
-    try:
+    def accept() -> list[Transport]:
         with transaction.atomic():
             return recommendation_items_accept(recommendation=recommendation, casualties=None,
                                                accepted_by=AUTO_DISPATCH_SENDER)
+
+    try:
+        return retry_rolled_back(accept, what=f"auto-dispatch of {recommendation.pk}")
     except Conflict as refusal:
         logger.warning("auto-dispatch of recommendation %s refused: %s", recommendation.pk,
                        refusal.message)
@@ -435,6 +526,22 @@ def _releasable_transport(casualty: Casualty) -> Transport | None:
     ).select_related("unit", "hospital").first()
 
 
+def _release_rows_lock(*, event_slug: str, casualty: Casualty,
+                       transport: Transport | None, also_unit: str | None = None,
+                       also_hospital: str | None = None) -> None:
+    """_assignment_rows_lock for taking back `transport` (and assigning anew, with `also_*`)."""
+    callsigns = {also_unit} if also_unit else set()
+    hospital_codes = {also_hospital} if also_hospital else set()
+    if transport is not None:
+        callsigns.add(transport.unit.callsign)
+        hospital_codes.add(transport.hospital.code)
+    _assignment_rows_lock(
+        callsigns=callsigns, casualty_ids={str(casualty.pk)}, hospital_codes=hospital_codes,
+        event_topic=f"event:{event_slug}",
+        transport_ids=frozenset({transport.pk} if transport is not None else ()),
+    )
+
+
 def _release(*, casualty: Casualty, changed_by: str, reason: str) -> None:
     transport = _releasable_transport(casualty)
     if transport is None:
@@ -452,6 +559,9 @@ def dispatch_release(
 ) -> StoredMessage:
     with transaction.atomic():
         casualty = _event_casualty(event_slug, payload.casualty)
+        _release_rows_lock(event_slug=event_slug, casualty=casualty,
+                           transport=_releasable_transport(casualty))
+        casualty.refresh_from_db()
         message = journal_append(
             topic=f"event:{event_slug}", type="dispatch.release", data=payload.wire(),
             terminal=terminal, client_id=client_id,
@@ -476,6 +586,10 @@ def dispatch_override(
         if not Hospital.objects.filter(serving, code=payload.hospital).exists():
             raise Invalid(f"data.hospital: event {event_slug} has no hospital "
                           f"{payload.hospital}")
+        _release_rows_lock(event_slug=event_slug, casualty=casualty,
+                           transport=_releasable_transport(casualty), also_unit=unit.callsign,
+                           also_hospital=payload.hospital)
+        casualty.refresh_from_db()
         message = journal_append(
             topic=f"event:{event_slug}", type="dispatch.override", data=payload.wire(),
             terminal=terminal, client_id=client_id,

@@ -8,9 +8,11 @@ cursor, so a subscriber sees each seq once and in order, whichever path brought 
 """
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -54,6 +56,7 @@ REPLAY_BATCH = 500
 CLOSE_BAD_CREDENTIAL = 4401
 CLOSE_REVOKED = 4403
 CLOSE_TRY_AGAIN_LATER = 4503
+CLOSE_GOING_AWAY = 1001
 
 
 class _PooledDatabaseCall(SyncToAsync):
@@ -160,6 +163,62 @@ def _subscribe_check(terminal: Terminal, topic: TopicRef) -> bool:
     return allowed
 
 
+class _ProcessStop:
+    """What a graceful stop (hub.serve, on SIGTERM) needs to know of this process's sockets."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.frames_in_flight = 0
+        self.sockets: weakref.WeakSet[TerminalConsumer] = weakref.WeakSet()
+        self.frames_answered = asyncio.Event()
+        self.sockets_closed = asyncio.Event()
+
+    def frame_answered(self) -> None:
+        self.frames_in_flight -= 1
+        if self.requested and not self.frames_in_flight:
+            self.frames_answered.set()
+
+    def socket_closed(self, socket: "TerminalConsumer") -> None:
+        self.sockets.discard(socket)
+        if self.requested and not self.sockets:
+            self.sockets_closed.set()
+
+
+_process_stop = _ProcessStop()
+
+
+async def _within(seconds: float, event: asyncio.Event) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout=seconds)
+
+
+async def sockets_close_gracefully(*, drain_seconds: float, close_seconds: float) -> None:
+    """Stop taking frames, wait for those in flight to be answered, close every socket (1001).
+
+    A frame that arrives from now on is answered `unavailable`, so its terminal sends it again
+    with the same id after reconnecting (to another server). Frames already in flight commit
+    and are acknowledged first: their transactions are not cut off half-way, and nothing that
+    committed goes unacknowledged on a socket that is still open.
+    """
+    _process_stop.requested = True
+    if not _process_stop.frames_in_flight:
+        _process_stop.frames_answered.set()
+    await _within(drain_seconds, _process_stop.frames_answered)
+    if _process_stop.frames_in_flight:
+        logger.warning("stopping with %d frame(s) unanswered", _process_stop.frames_in_flight)
+    sockets = list(_process_stop.sockets)
+    if not sockets:
+        _process_stop.sockets_closed.set()
+    failures = [outcome for outcome in await asyncio.gather(
+        *(socket.close(code=CLOSE_GOING_AWAY) for socket in sockets), return_exceptions=True
+    ) if isinstance(outcome, BaseException)]
+    if failures:
+        logger.warning("%d socket(s) could not be closed: %r", len(failures), failures[0])
+    await _within(close_seconds, _process_stop.sockets_closed)
+    logger.info("closed %d socket(s); %d still closing", len(sockets),
+                len(_process_stop.sockets))
+
+
 class TerminalConsumer(AsyncWebsocketConsumer):
     terminal: Terminal | None
     auth_token_hash: str | None
@@ -170,6 +229,10 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         self.subscriptions: dict[str, Subscription] = {}
         self.delivery_lock = asyncio.Lock()
         bind_server_loop(asyncio.get_running_loop())
+        if _process_stop.requested:
+            await self.close(code=CLOSE_GOING_AWAY)
+            return
+        _process_stop.sockets.add(self)
         await self.accept()
         self.hello_timer = asyncio.ensure_future(self._close_without_hello())
 
@@ -185,6 +248,9 @@ class TerminalConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def disconnect(self, code: int) -> None:
+        _process_stop.socket_closed(self)
+        if not hasattr(self, "hello_timer"):
+            return  # refused in connect: the server was stopping
         self.hello_timer.cancel()
         if self.terminal is not None:
             metrics.TERMINALS_CONNECTED.labels(self.terminal.kind).dec()
@@ -226,9 +292,27 @@ class TerminalConsumer(AsyncWebsocketConsumer):
             else:
                 await self.send_error(error.frame_id, error.code, error.message)
             return
+        if _process_stop.requested:
+            await self._refuse_while_stopping(frame)
+            return
         if self.terminal is None:
             await self._hello(frame)
             return
+        _process_stop.frames_in_flight += 1
+        try:
+            await self._answer(frame)
+        finally:
+            _process_stop.frame_answered()
+
+    async def _refuse_while_stopping(self, frame: Frame) -> None:
+        if self.terminal is None:
+            await self.close(code=CLOSE_GOING_AWAY)
+            return
+        await self._refuse(frame, "unavailable", "server: stopping; send it again with the same "
+                                                 "id once reconnected")
+
+    async def _answer(self, frame: Frame) -> None:
+        assert self.terminal is not None
         received = time.perf_counter()
         try:
             if not _bucket_for(self.terminal.pk).take():

@@ -8,26 +8,46 @@ committed head; if the first rolled back, its increment is rolled back with it. 
 is taken only after seq n committed (or vanished), the unique (topic, seq) constraint is a
 backstop, and "seq order" is "commit order" — which also means that when a subscriber sees
 seq n committed, every seq below n is committed and readable for gap filling.
+
+Because those row locks last to commit, a transaction that appends to several topics can
+deadlock with one that appends to the same topics in another order. Two defences: a
+transaction that knows its topics before its first append takes them all at once in name
+order (`journal_topics_lock`), and the transactions the hub opens for terminals' frames run
+again when PostgreSQL aborts them as a deadlock or serialisation failure
+(`retry_rolled_back`): the whole transaction rolled back and was never acknowledged, so
+running it again stores each frame once.
 """
 
 import hashlib
 import json
+import logging
+import random
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg.errors
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from hub import metrics
 from hub.models import JournalEntry, Terminal
 from hub.timefmt import iso_millis
 
+logger = logging.getLogger(__name__)
+
 HUB_SENDER = "hub"
+# A deadlock costs PostgreSQL's deadlock_timeout (1 s) to detect; beyond a few attempts the
+# terminal's own resend is as good, and the frame's socket should hear `unavailable` first.
+TRANSACTION_ATTEMPTS = 4
+RETRY_PAUSE_SECONDS = 0.02
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,62 @@ def _next_seq(topic: str) -> int:
         row = cursor.fetchone()
     assert row is not None
     return int(row[0])
+
+
+def journal_topics_lock(*, topics: list[str] | set[str]) -> None:
+    """Take the append locks of these topics now, in name order, for the rest of the transaction.
+
+    For a transaction that knows the topics it will append to before its first append: its
+    later appends to them wait for nothing, and two such transactions cannot hold one topic
+    each that the other waits for. A topic without a row gets one at head 0. The order is
+    the statement's: INSERT ... SELECT ... ORDER BY takes the rows' locks in that order.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("journal_topics_lock must run inside the transaction it locks for")
+    names = sorted(set(topics))
+    if not names:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO hub_topic (name, head_seq) "
+            "SELECT name, 0 FROM unnest(%s::varchar[]) AS t(name) ORDER BY name "
+            "ON CONFLICT (name) DO UPDATE SET head_seq = hub_topic.head_seq",
+            [names],
+        )
+
+
+def _rollback_reason(error: BaseException) -> str | None:
+    """'deadlock' or 'serialization' when PostgreSQL aborted the transaction to be run again."""
+    cause = error if isinstance(error, psycopg.Error) else error.__cause__
+    if isinstance(cause, psycopg.errors.DeadlockDetected):
+        return "deadlock"
+    if isinstance(cause, psycopg.errors.TransactionRollback):
+        return "serialization"
+    return None
+
+
+def retry_rolled_back(work: Callable[[], T], *, what: str) -> T:
+    """Run `work`, a whole transaction, again when PostgreSQL aborted it as a deadlock (40P01)
+    or a serialisation failure (40001), up to TRANSACTION_ATTEMPTS times in all.
+
+    Only the outermost transaction may be run again: inside another one, the abort has
+    already doomed the caller's transaction, so the error goes up at once. `work` must have
+    no effect outside its transaction (on_commit callbacks of a rolled-back one never run).
+    """
+    if connection.in_atomic_block:
+        return work()
+    for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+        try:
+            return work()
+        except DatabaseError as error:
+            reason = _rollback_reason(error)
+            if reason is None or attempt == TRANSACTION_ATTEMPTS:
+                raise
+            metrics.TRANSACTION_RETRIES.labels(reason).inc()
+            logger.info("%s: %s on attempt %d, running it again", what, reason, attempt)
+            # Jitter, so that the two transactions that met do not meet again at once.
+            time.sleep(RETRY_PAUSE_SECONDS * attempt * (0.5 + random.random()))
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _entry(*, topic: str, seq: int, type: str, data: dict[str, Any], terminal: Terminal | None,
@@ -180,15 +256,17 @@ def apply_once(
     arrive at once (two sockets of one tablet) serialise on an advisory lock keyed by
     (terminal, id), whatever their topics, so the second sees the first's entry.
     """
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s)", [_idempotency_lock_key(terminal.pk, client_id)]
-            )
-        existing = JournalEntry.objects.filter(terminal=terminal, client_id=client_id).first()
-        if existing is not None:
-            return StoredMessage.from_entry(existing), False
-        return apply(), True
+    def attempt() -> tuple[StoredMessage, bool]:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)",
+                               [_idempotency_lock_key(terminal.pk, client_id)])
+            existing = JournalEntry.objects.filter(terminal=terminal, client_id=client_id).first()
+            if existing is not None:
+                return StoredMessage.from_entry(existing), False
+            return apply(), True
+
+    return retry_rolled_back(attempt, what=f"frame {client_id} of {terminal.name}")
 
 
 @dataclass(frozen=True)
@@ -229,9 +307,10 @@ def _apply_alone(frame: PendingFrame) -> Outcome:
 
 
 def _storage_is_down(error: Exception) -> bool:
-    # A deadlock or serialisation failure is PostgreSQL's "try again", which the frames get
-    # one by one; any other lost connection would fail each of them again, slowly.
-    if isinstance(error.__cause__, psycopg.errors.TransactionRollback):
+    # A deadlock or serialisation failure that outlived its retries is still PostgreSQL's
+    # "try again", which the frames then get one by one; any other lost connection would
+    # fail each of them again, slowly.
+    if _rollback_reason(error) is not None:
         return False
     return isinstance(error, (OperationalError, InterfaceError))
 
@@ -281,8 +360,10 @@ def _apply_together(frames: list[PendingFrame]) -> list[Outcome]:
                 outcomes[index] = error
                 continue
         to_store.append(index)
-    # Topic order, arrival order within a topic: each topic's row is locked once per batch
-    # and every batch locks topics in the same order.
+    # The stored frames' own topics at once, in name order, before the first append: two
+    # batches then never hold one of them each that the other waits for. Then topic order,
+    # arrival order within a topic.
+    journal_topics_lock(topics={frames[index].topic for index in to_store})
     stored: dict[tuple[int, str], StoredMessage] = {}
     together: dict[Callable[[list[Any]], list[StoredMessage]], list[PendingFrame]] = {}
     claimed: set[tuple[int, str]] = set()
@@ -320,9 +401,13 @@ def apply_once_many(*, frames: list[PendingFrame]) -> list[Outcome]:
     """
     if len(frames) == 1:
         return [_apply_alone(frames[0])]
-    try:
+
+    def attempt() -> list[Outcome]:
         with transaction.atomic():
             return _apply_together(frames)
+
+    try:
+        return retry_rolled_back(attempt, what=f"batch of {len(frames)} frames")
     except Exception as error:
         if _storage_is_down(error):
             return [error for _ in frames]

@@ -53,6 +53,12 @@ JOURNAL_BATCH_FRAMES = Histogram(
     "mcihub_journal_batch_frames", "Frames stored together in one group-commit transaction",
     buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500),
 )
+TRANSACTION_RETRIES = Counter(
+    "mcihub_transaction_retries_total",
+    "Transactions PostgreSQL aborted as a deadlock or serialisation failure and the hub ran "
+    "again, by reason",
+    ["reason"],
+)
 DISPATCH_SOLVE = Histogram(
     "mcihub_dispatch_solve_seconds", "Optimizer time of one dispatch recommendation",
     buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0),

@@ -10,25 +10,40 @@
    counted, and past HUB_SLOW_READER_BYTES the socket is closed (4008). The terminal
    reconnects and resumes from its last seq, from the journal, at its own pace.
 
+3. SIGTERM stops the process gracefully (`HubServer`). Daphne's own stop cancels every
+   socket's coroutine at once, mid-transaction and before its ack; the hub first stops
+   listening and taking frames, lets the frames in flight commit and be acknowledged, closes
+   every socket with 1001 (going away) so its terminal reconnects to another Daphne, and
+   only then stops the reactor. A second SIGTERM stops at once.
+
 Daphne builds its factory from `daphne.server.WebSocketFactory`, so the hub's subclass is
 put there before Daphne's command line runs; every other option stays Daphne's.
 """
 
+import asyncio
 import atexit
 import logging
 import os
-from typing import Any
+import signal
+from types import FrameType
+from typing import Any, cast
 
+# Imported before twisted.internet.reactor: it installs the asyncio reactor that names.
 import daphne.server
 from daphne.cli import CommandLineInterface
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from prometheus_client import multiprocess
+from twisted.internet import reactor as installed_reactor
 
 from hub import metrics
 
 logger = logging.getLogger(__name__)
+# Twisted's stubs type the installed reactor as a module.
+reactor = cast(Any, installed_reactor)
 
 CLOSE_SLOW_READER = 4008
+# hub.consumers closes with it on a graceful stop (this module cannot import Django's code).
+CLOSE_GOING_AWAY = 1001
 DEFAULT_SLOW_READER_BYTES = 8 * 1024 * 1024
 
 
@@ -67,10 +82,21 @@ class HubWebSocketProtocol(WebSocketProtocol):
     def stopProducing(self) -> None:
         self.reader_is_behind = True
 
+    def serverClose(self, code: int | None = None) -> None:
+        if code == CLOSE_GOING_AWAY:
+            # RFC 6455 gives 1001 to a server that is going down, and terminals reconnect on
+            # it; Autobahn's sendClose allows applications only 1000 and 3000-4999 and
+            # raises, so the close frame is sent the way sendClose itself sends it.
+            self.sendCloseFrame(code=CLOSE_GOING_AWAY, isReply=False)
+            return
+        super().serverClose(code)
+
     def serverSend(self, content: Any, binary: bool = False) -> None:
+        if self.state != self.STATE_OPEN:
+            # Closing (a graceful stop, a slow reader): Autobahn would raise, and crash the
+            # socket's consumer before its disconnect; the terminal resends after reconnecting.
+            return
         if getattr(self, "reader_is_behind", False):
-            if self.state != self.STATE_OPEN:
-                return
             self.bytes_while_behind += len(content)
             if self.bytes_while_behind > self.slow_reader_bytes:
                 logger.warning("closing slow reader %s: %d bytes behind", self.client_addr,
@@ -90,6 +116,64 @@ class HubWebSocketFactory(WebSocketFactory):
         self.setProtocolOptions(failByDrop=False)
 
 
+class HubServer(daphne.server.Server):
+    """Daphne's server with a graceful SIGTERM (the module's docstring, point 3)."""
+
+    def run(self) -> None:
+        self.ports: list[Any] = []
+        self.stopping = False
+        # After startup: Twisted installs its own SIGTERM handler (an immediate stop) then.
+        reactor.callWhenRunning(self._take_over_sigterm)
+        super().run()
+
+    def listen_success(self, port: Any) -> None:
+        self.ports.append(port)
+        super().listen_success(port)
+
+    def _take_over_sigterm(self) -> None:
+        signal.signal(signal.SIGTERM, self._sigterm)
+
+    def _sigterm(self, signum: int, frame: FrameType | None) -> None:
+        reactor.callFromThread(self.stop_gracefully)
+
+    def stop_gracefully(self) -> None:
+        if self.stopping:
+            logger.warning("second SIGTERM: stopping now")
+            reactor.stop()
+            return
+        self.stopping = True
+        from django.conf import settings
+
+        from hub.consumers import sockets_close_gracefully
+
+        logger.info("SIGTERM: no new connections or frames; draining %d socket(s)",
+                    len(self.connections))
+        for port in self.ports:
+            port.stopListening()
+        closing = asyncio.ensure_future(self._applications_finish(sockets_close_gracefully(
+            drain_seconds=settings.HUB_STOP_DRAIN_SECONDS,
+            close_seconds=settings.HUB_STOP_CLOSE_SECONDS,
+        ), settings.HUB_STOP_CLOSE_SECONDS))
+        closing.add_done_callback(self._drained)
+
+    async def _applications_finish(self, sockets_closed: Any, seconds: float) -> None:
+        await sockets_closed
+        # After its disconnect a socket's application still unsubscribes its channel from
+        # Redis, one at a time per connection; Daphne's stop would cancel those waits
+        # half-way (channels_redis logs an error for each).
+        running = [details["application_instance"] for details in self.connections.values()
+                   if details.get("application_instance") is not None
+                   and not details["application_instance"].done()]
+        if running:
+            await asyncio.wait(running, timeout=seconds)
+
+    def _drained(self, closing: "asyncio.Future[None]") -> None:
+        if not closing.cancelled() and closing.exception() is not None:
+            logger.error("graceful stop failed; stopping now", exc_info=closing.exception())
+        if reactor.running:
+            reactor.stop()
+
+
 def main() -> None:
     HubWebSocketProtocol.slow_reader_bytes = slow_reader_limit()
     # Connected-terminal gauges sum live processes only: this one's go when it exits, and a
@@ -98,6 +182,7 @@ def main() -> None:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         atexit.register(multiprocess.mark_process_dead, os.getpid())
     daphne.server.WebSocketFactory = HubWebSocketFactory
+    CommandLineInterface.server_class = HubServer
     CommandLineInterface.entrypoint()
 
 

@@ -170,6 +170,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # Realtime protocol knobs (PROTOCOL.md leaves them to the hub; docs/protocol.md documents them).
 HUB_HELLO_TIMEOUT_SECONDS = env_float("HUB_HELLO_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+# On SIGTERM (hub/serve.py): how long frames in flight may take to commit and be acknowledged,
+# then how long the sockets' close handshakes (1001) may take, before the process stops anyway.
+HUB_STOP_DRAIN_SECONDS = env_float("HUB_STOP_DRAIN_SECONDS", 5.0, minimum=0.0)
+HUB_STOP_CLOSE_SECONDS = env_float("HUB_STOP_CLOSE_SECONDS", 2.0, minimum=0.0)
 HUB_RATE_LIMIT_PER_SECOND = env_float("HUB_RATE_LIMIT_PER_SECOND", 60.0, minimum=30.0)
 HUB_RATE_LIMIT_BURST = env_int("HUB_RATE_LIMIT_BURST", 240, minimum=1)
 HUB_WATCH_INTERVAL_SECONDS = env_float("HUB_WATCH_INTERVAL_SECONDS", 1.0, minimum=0.05)
