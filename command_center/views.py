@@ -7,12 +7,12 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from command_center.screen_selectors import console_event, console_state
+from hub.screen_strings import TRIAGE_CATEGORY_STRINGS
 from hub.selectors import terminal_for_user
 
 # The page's script builds its rows from data; every word it shows comes from here.
 CONSOLE_STRINGS = {
-    "category.red": _("Immediate"), "category.yellow": _("Delayed"),
-    "category.green": _("Minor"), "category.black": _("Expectant"),
+    **TRIAGE_CATEGORY_STRINGS,
     "short.red": _("R"), "short.yellow": _("Y"), "short.green": _("G"), "short.black": _("B"),
     "status.reported": _("reported"), "status.awaiting_transport": _("awaiting transport"),
     "status.assigned": _("assigned"), "status.en_route": _("en route"),

@@ -6,12 +6,12 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
 from hospital_intake.selectors import receiving_screen_state
+from hub.screen_strings import TRIAGE_CATEGORY_STRINGS
 from hub.selectors import terminal_for_user
 
 # The page's script builds its cards from data; every word it shows comes from here.
 SCREEN_STRINGS = {
-    "category.red": _("Immediate"), "category.yellow": _("Delayed"),
-    "category.green": _("Minor"), "category.black": _("Expectant"),
+    **TRIAGE_CATEGORY_STRINGS,
     "age.adult": _("adult"), "age.child": _("child"), "age.infant": _("infant"),
     "need.trauma": _("trauma"), "need.burns": _("burns"), "need.pediatric": _("pediatric"),
     "need.cardiac": _("cardiac"), "need.stroke": _("stroke"),

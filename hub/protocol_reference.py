@@ -93,6 +93,10 @@ def render_protocol_reference() -> str:
         "full is closed with 4008; it resumes with `since`",
         "- rotated or revoked tokens close their sockets with 4403 within "
         f"{settings.HUB_WATCH_INTERVAL_SECONDS * 2:g} s",
+        "- a hub process that is stopping answers new frames `unavailable`, lets frames in "
+        f"flight commit and be acknowledged (up to {settings.HUB_STOP_DRAIN_SECONDS:g} s), then "
+        "closes every socket with 1001 (going away): reconnect, to another hub process if "
+        "there is one, and resend what was not acknowledged",
         "",
         "## Message types terminals send",
         "",

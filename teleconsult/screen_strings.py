@@ -5,6 +5,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from hub.screen_strings import TRIAGE_CATEGORY_STRINGS
 from teleconsult.schemas import SPECIALTIES, URGENCIES
 
 SPECIALTY_LABELS = {
@@ -62,8 +63,7 @@ CONSOLE_STRINGS: dict[str, Any] = {
     "requested_by": _("from {who}"), "join": _("Join"),
     "new_request": _("New {urgency} request: {specialty}"),
     "joining": _("Joining…"),
-    "category.red": _("Immediate"), "category.yellow": _("Delayed"),
-    "category.green": _("Minor"), "category.black": _("Expectant"),
+    **TRIAGE_CATEGORY_STRINGS,
     "vitals.none": _("No vitals yet"), "vitals.hr": _("HR"), "vitals.spo2": _("SpO₂"),
     "vitals.rr": _("RR"), "vitals.sbp": _("SBP"), "vitals.dbp": _("DBP"),
     "vitals.temp": _("Temp"), "vitals.gcs": _("GCS"), "vitals.etco2": _("EtCO₂"),

@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,3 +96,36 @@ def hub_environment(database_name: str, channel_prefix: str) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     })
     return env
+
+
+@contextmanager
+def dispatch_worker_process(env: dict[str, str], *, log_name: str,
+                            event_slug: str | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `manage.py dispatch_worker` (for one event, or every active one) with fast
+    debounce and solve, started once it says so in its log; stopped on leaving."""
+    log_path = ROOT / "test-artifacts" / log_name
+    log_path.parent.mkdir(exist_ok=True)
+    worker_env = {**env, "DISPATCH_DEBOUNCE_SECONDS": "0.3", "DISPATCH_TIME_LIMIT": "0.3",
+                  "LOG_LEVEL": "INFO"}
+    command = [sys.executable, "manage.py", "dispatch_worker"]
+    if event_slug is not None:
+        command += ["--event", event_slug]
+    with log_path.open("ab") as log:
+        start = log.tell()
+        process = subprocess.Popen(command, cwd=ROOT, env=worker_env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while b"dispatch worker started" not in log_path.read_bytes()[start:]:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"dispatch worker did not start: see {log_path}")
+        time.sleep(0.1)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)

@@ -4,7 +4,6 @@ kind over the real protocol, and nothing of it reaching a real event."""
 import asyncio
 import json
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from hospital_intake.fhir import casualty_bundle
 from hospital_intake.models import CapacityReport, Hospital, PreArrivalNotice
 from hub.models import JournalEntry, Terminal
 from hub.services import terminal_token_issue
+from tests.support.hubs import dispatch_worker_process
 from tests.support.protocol import connect_terminal
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -32,28 +32,8 @@ TRIAGE = {"red": 2, "yellow": 2, "green": 1, "black": 1}
 @pytest.fixture(scope="module")
 def any_event_dispatch_worker(hub_env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """A worker for every active event: a drill's event is made by the run itself."""
-    log_path = ROOT / "test-artifacts" / "drill-dispatch-worker.log"
-    log_path.parent.mkdir(exist_ok=True)
-    env = {**hub_env, "DISPATCH_DEBOUNCE_SECONDS": "0.3", "DISPATCH_TIME_LIMIT": "0.3",
-           "LOG_LEVEL": "INFO"}
-    with log_path.open("ab") as log:
-        start = log.tell()
-        process = subprocess.Popen([sys.executable, "manage.py", "dispatch_worker"], cwd=ROOT,
-                                   env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    deadline = time.monotonic() + 30
-    while b"dispatch worker started" not in log_path.read_bytes()[start:]:
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"dispatch worker did not start: see {log_path}")
-        time.sleep(0.1)
-    yield process
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
+    with dispatch_worker_process(hub_env, log_name="drill-dispatch-worker.log") as process:
+        yield process
 
 
 def _drill_files(tmp_path: Path) -> Path:
