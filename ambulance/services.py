@@ -133,6 +133,16 @@ def _units_move(*, newest: dict[str, PositionFrame], units: dict[str, Unit]) -> 
         )
 
 
+def units_lock(*, callsigns: set[str]) -> dict[str, Unit]:
+    """Lock these units' rows in callsign order and return them by callsign, with the fields
+    the position path reads. Locking again in the same transaction does not wait."""
+    return {
+        unit.callsign: unit
+        for unit in Unit.objects.select_for_update().filter(callsign__in=callsigns)
+        .only("pk", "callsign", "position_at").order_by("callsign")
+    }
+
+
 def unit_position_record_many(*, frames: list[PositionFrame]) -> list[StoredMessage]:
     """Store position fixes (group commit): a statement per table, not six or more a frame.
 
@@ -143,11 +153,7 @@ def unit_position_record_many(*, frames: list[PositionFrame]) -> list[StoredMess
     Unit.DoesNotExist for the whole batch (which then runs frame by frame).
     """
     callsigns = sorted({frame.callsign for frame in frames})
-    units = {
-        unit.callsign: unit
-        for unit in Unit.objects.select_for_update().filter(callsign__in=callsigns)
-        .only("pk", "callsign", "position_at").order_by("callsign")
-    }
+    units = units_lock(callsigns=set(callsigns))
     missing = [callsign for callsign in callsigns if callsign not in units]
     if missing:
         raise Unit.DoesNotExist(f"unit {missing[0]} does not exist")

@@ -133,7 +133,8 @@ def _pending_frame(message_type: MessageType, submission: Submission) -> Pending
                         topic=str(submission.topic), check=check,
                         apply=partial(message_type.store, submission),
                         store_many=message_type.store_many,
-                        check_many=message_type.may_send_many, item=submission)
+                        check_many=message_type.may_send_many,
+                        lock_rows_many=message_type.lock_rows_many, item=submission)
 
 
 def _store_alone(frame: PendingFrame) -> StoredMessage:

@@ -287,6 +287,7 @@ class PendingFrame:
     apply: Callable[[], StoredMessage]
     store_many: Callable[[list[Any]], list[StoredMessage]] | None = None
     check_many: Callable[[list[Any]], list[bool]] | None = None
+    lock_rows_many: Callable[[list[Any]], None] | None = None
     item: Any = None
 
 
@@ -360,6 +361,16 @@ def _apply_together(frames: list[PendingFrame]) -> list[Outcome]:
                 outcomes[index] = error
                 continue
         to_store.append(index)
+    # Rows before topics (the hub's lock order): a unit's status change holds its row while
+    # it appends to the unit's topic, so a batch must not hold that topic while it waits
+    # for the row.
+    rows_locked_together: dict[Callable[[list[Any]], None], list[Any]] = {}
+    for index in to_store:
+        lock_rows_many = frames[index].lock_rows_many
+        if lock_rows_many is not None:
+            rows_locked_together.setdefault(lock_rows_many, []).append(frames[index].item)
+    for lock_rows_many, items in rows_locked_together.items():
+        lock_rows_many(items)
     # The stored frames' own topics at once, in name order, before the first append: two
     # batches then never hold one of them each that the other waits for. Then topic order,
     # arrival order within a topic.

@@ -17,6 +17,7 @@ from ambulance.services import (
     unit_position_record,
     unit_position_record_many,
     unit_status_change,
+    units_lock,
 )
 from command_center.schemas import DispatchAccept, DispatchOverride, DispatchRelease
 from command_center.services import dispatch_override, dispatch_release, recommendation_accept
@@ -103,6 +104,10 @@ class MessageType:
     store_many: Callable[[list[Submission]], list[StoredMessage]] | None = None
     # may_send for many frames at once, in a query or two instead of one a frame.
     may_send_many: Callable[[list[Submission]], list[bool]] | None = None
+    # Row locks store_many takes, taken first for a group-commit batch: rows come before
+    # topics in the hub's lock order (docs/architecture.md), and a batch locks its topics
+    # before it stores anything.
+    lock_rows_many: Callable[[list[Submission]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,10 @@ def _may_write_records(submissions: list[Submission]) -> list[bool]:
 def _position_frames(submissions: list[Submission]) -> list[PositionFrame]:
     return [PositionFrame(terminal=s.terminal, callsign=s.topic.key, client_id=s.client_id,
                           payload=s.payload) for s in submissions]
+
+
+def _lock_units_of_positions(submissions: list[Submission]) -> None:
+    units_lock(callsigns={s.topic.key for s in submissions})
 
 
 def _may_publish_positions(submissions: list[Submission]) -> list[bool]:
@@ -239,6 +248,7 @@ MESSAGE_TYPES: dict[str, MessageType] = {
             store_many=lambda submissions: unit_position_record_many(
                 frames=_position_frames(submissions)),
             may_send_many=_may_publish_positions,
+            lock_rows_many=_lock_units_of_positions,
         ),
         MessageType(
             "unit.status", UnitStatus, ("unit",),

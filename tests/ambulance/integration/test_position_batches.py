@@ -225,6 +225,67 @@ def test_one_fix_alone_moves_the_unit_and_the_eta_like_a_batch(roles):
     assert _history("WZ01") == [(_at(10), 30.95, 8.0)]
 
 
+def test_a_batch_waiting_for_a_units_row_holds_none_of_its_topics(roles):
+    """Rows before topics: a status change holds the unit's row while it appends to the
+    unit's topic, so a position batch that took the topic and then waited for the row
+    would deadlock with it (a second's stall before PostgreSQL notices)."""
+    import threading
+    import time
+
+    from django.db import connection, connections
+
+    from ambulance.models import Unit
+    from hub.journal import apply_once_many
+
+    crew, other_crew = _terminal(roles.ambulance), _terminal(roles.other_ambulance)
+    # The topics' rows exist, so a lock on them would be seen.
+    _stored(apply_once_many(frames=[_position(crew, "WZ01", 1, 30.70)]))
+    _stored(apply_once_many(frames=[_position(other_crew, "WZ02", 1, 30.80)]))
+    holding, release = threading.Event(), threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def hold_the_row() -> None:
+        try:
+            with transaction.atomic():
+                Unit.objects.select_for_update().get(callsign="WZ01")
+                holding.set()
+                release.wait(20)
+        finally:
+            connections.close_all()
+
+    def store_a_batch() -> None:
+        try:
+            outcome["stored"] = apply_once_many(frames=[_position(crew, "WZ01", 10, 30.71),
+                                                        _position(other_crew, "WZ02", 10, 30.81)])
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    assert holding.wait(10)
+    batch = threading.Thread(target=store_a_batch)
+    batch.start()
+    try:
+        deadline = time.monotonic() + 10
+        with connection.cursor() as cursor:
+            while True:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                               "current_database() AND wait_event_type = 'Lock'")
+                if cursor.fetchone()[0] > 0:
+                    break
+                assert time.monotonic() < deadline, "the batch never waited for the unit's row"
+                time.sleep(0.02)
+            with transaction.atomic():
+                cursor.execute("SELECT name FROM hub_topic WHERE name = ANY(%s) "
+                               "FOR UPDATE NOWAIT", [["unit:WZ01", "unit:WZ02"]])
+                assert len(cursor.fetchall()) == 2
+    finally:
+        release.set()
+        holder.join(20)
+        batch.join(20)
+    assert [outcome.seq for outcome in _stored(outcome["stored"])] == [2, 2]
+
+
 @pytest.mark.asyncio
 async def test_crews_sending_at_once_get_one_right_reply_each_and_viewers_an_ordered_stream(
     live_hub, roles
