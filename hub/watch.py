@@ -2,9 +2,12 @@
 
 Live delivery rides on the channel layer, which may drop a message (Redis restarting, a
 publish that failed after commit). Once a second the watcher reads the journal head of every
-topic any local socket subscribes to, in one query, and has each socket that is behind catch
-up from the journal. In the same pass it closes sockets whose token was rotated or revoked
-(4403), so that works without Redis too.
+topic any local socket subscribes to, in one query, and has each socket that is still behind
+the head it read on the pass before catch up from the journal. A message that committed
+since the last pass is most likely on its way through the layer: reading it from the journal
+too would double a busy hub's delivery work exactly when it has least to spare, and so
+make the backlog that made it late grow. In the same pass it closes sockets whose token was
+rotated or revoked (4403), so that works without Redis too.
 """
 
 import asyncio
@@ -32,6 +35,7 @@ class SubscriptionWatch:
         self._task: asyncio.Task[None] | None = None
         # Strong references: the loop keeps only weak ones to tasks it runs.
         self._pending: set[asyncio.Future[None]] = set()
+        self._previous_heads: dict[str, int] = {}
 
     def register(self, consumer: "TerminalConsumer") -> None:
         self.consumers.add(consumer)
@@ -58,6 +62,7 @@ class SubscriptionWatch:
         topics = sorted({topic for c in consumers for topic in c.subscriptions})
         terminal_ids = sorted({c.terminal.pk for c in consumers if c.terminal is not None})
         heads, credentials = await database_sync_to_async(self._read)(topics, terminal_ids)
+        overdue, self._previous_heads = self._previous_heads, heads
         for consumer in consumers:
             assert consumer.terminal is not None
             token_hash, revoked = credentials.get(consumer.terminal.pk, (None, True))
@@ -66,7 +71,7 @@ class SubscriptionWatch:
                 self._spawn(consumer.close_revoked())
                 continue
             for topic, subscription in list(consumer.subscriptions.items()):
-                if heads.get(topic, 0) > subscription.last_seq:
+                if overdue.get(topic, 0) > subscription.last_seq:
                     self._spawn(consumer.catch_up(topic))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
