@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from django.contrib.gis.geos import Point
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from ambulance.lifecycles import TRANSPORT_LIFECYCLE, UNIT_LIFECYCLE
@@ -21,6 +21,7 @@ from hub.broadcast import broadcast_access_change
 from hub.errors import Conflict
 from hub.journal import JournalDraft, StoredMessage, journal_append, journal_append_many
 from hub.models import Terminal
+from hub.sql import binary_cursor, json_text
 from hub.timefmt import iso_millis
 
 # What a unit's new status means for the transport it is carrying out, and for its casualty.
@@ -70,8 +71,20 @@ class PositionFrame:
 def _eta_drafts(*, moved: dict[int, tuple[Unit, Point]], now: datetime) -> list[JournalDraft]:
     """New ETAs of the moved units' transports, from each unit's newest fix: one estimate
     and at most one `transport.eta` per transport however many fixes the batch holds."""
+    # Most fixes come from units with no transport under way: a raw look first spares their
+    # batches the ORM's compiling of the query that reads the transports whole.
+    with binary_cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT unit_id FROM {Transport._meta.db_table} "
+            "WHERE unit_id IN (SELECT jsonb_array_elements_text(%b::jsonb)::bigint) "
+            "AND status IN (SELECT jsonb_array_elements_text(%b::jsonb))",
+            [json_text(sorted(moved)), json_text(Transport.ACTIVE_STATUSES)],
+        )
+        carrying = [row[0] for row in cursor.fetchall()]
+    if not carrying:
+        return []
     transports = list(
-        Transport.objects.filter(unit_id__in=moved, status__in=Transport.ACTIVE_STATUSES)
+        Transport.objects.filter(unit_id__in=carrying, status__in=Transport.ACTIVE_STATUSES)
         .select_related("casualty", "hospital").order_by("pk")
     )
     changed: list[Transport] = []
@@ -96,51 +109,50 @@ def _eta_drafts(*, moved: dict[int, tuple[Unit, Point]], now: datetime) -> list[
 
 def _position_history_insert(*, frames: list[PositionFrame], units: dict[str, Unit],
                              received_at: datetime) -> None:
-    # One statement from arrays: the ORM's bulk insert compiles every value of every row,
-    # the largest single cost of a vitals batch in the profile (docs/performance.md).
-    with connection.cursor() as cursor:
+    # Rows as one JSON parameter (hub.sql): the ORM's bulk insert compiles every value of
+    # every row, the largest single cost of a batch in the profile (docs/performance.md).
+    with binary_cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {UnitPosition._meta.db_table} "
             "(unit_id, measured_at, received_at, location, heading, speed, accuracy) "
-            "SELECT unit_id, measured_at, %s, ST_SetSRID(ST_MakePoint(lon, lat), 4326), "
-            "heading, speed, accuracy FROM unnest(%s::bigint[], %s::timestamptz[], "
-            "%s::float8[], %s::float8[], %s::float8[], %s::float8[], %s::float8[]) "
-            "AS fix(unit_id, measured_at, lon, lat, heading, speed, accuracy)",
-            [received_at,
-             [units[frame.callsign].pk for frame in frames],
-             [frame.payload.t for frame in frames],
-             [frame.payload.lon for frame in frames],
-             [frame.payload.lat for frame in frames],
-             [frame.payload.heading for frame in frames],
-             [frame.payload.speed for frame in frames],
-             [frame.payload.accuracy for frame in frames]],
+            "SELECT (f->>0)::bigint, (f->>1)::timestamptz, %b, "
+            "ST_SetSRID(ST_MakePoint((f->>2)::float8, (f->>3)::float8), 4326), "
+            "(f->>4)::float8, (f->>5)::float8, (f->>6)::float8 "
+            "FROM jsonb_array_elements(%b::jsonb) AS f",
+            [received_at, json_text([
+                [units[frame.callsign].pk, frame.payload.t.isoformat(), frame.payload.lon,
+                 frame.payload.lat, frame.payload.heading, frame.payload.speed,
+                 frame.payload.accuracy]
+                for frame in frames])],
         )
 
 
 def _units_move(*, newest: dict[str, PositionFrame], units: dict[str, Unit]) -> None:
-    fixes = [(units[callsign].pk, frame.payload) for callsign, frame in newest.items()]
-    with connection.cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(
             f"UPDATE {Unit._meta.db_table} AS unit SET "
-            "position = ST_SetSRID(ST_MakePoint(fix.lon, fix.lat), 4326), "
-            "position_at = fix.t, heading = fix.heading, speed = fix.speed "
-            "FROM unnest(%s::bigint[], %s::float8[], %s::float8[], %s::timestamptz[], "
-            "%s::float8[], %s::float8[]) AS fix(id, lon, lat, t, heading, speed) "
-            "WHERE unit.id = fix.id",
-            [[pk for pk, _ in fixes], [fix.lon for _, fix in fixes],
-             [fix.lat for _, fix in fixes], [fix.t for _, fix in fixes],
-             [fix.heading for _, fix in fixes], [fix.speed for _, fix in fixes]],
+            "position = ST_SetSRID(ST_MakePoint((f->>1)::float8, (f->>2)::float8), 4326), "
+            "position_at = (f->>3)::timestamptz, heading = (f->>4)::float8, "
+            "speed = (f->>5)::float8 "
+            "FROM jsonb_array_elements(%b::jsonb) AS f WHERE unit.id = (f->>0)::bigint",
+            [json_text([
+                [units[callsign].pk, frame.payload.lon, frame.payload.lat,
+                 frame.payload.t.isoformat(), frame.payload.heading, frame.payload.speed]
+                for callsign, frame in newest.items()])],
         )
 
 
 def units_lock(*, callsigns: set[str]) -> dict[str, Unit]:
     """Lock these units' rows in callsign order and return them by callsign, with the fields
     the position path reads. Locking again in the same transaction does not wait."""
-    return {
-        unit.callsign: unit
-        for unit in Unit.objects.select_for_update().filter(callsign__in=callsigns)
-        .only("pk", "callsign", "position_at").order_by("callsign")
-    }
+    with binary_cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, callsign, position_at FROM {Unit._meta.db_table} WHERE callsign IN "
+            "(SELECT jsonb_array_elements_text(%b::jsonb)) ORDER BY callsign FOR UPDATE",
+            [json_text(sorted(callsigns))],
+        )
+        return {callsign: Unit(pk=pk, callsign=callsign, position_at=position_at)
+                for pk, callsign, position_at in cursor.fetchall()}
 
 
 def unit_position_record_many(*, frames: list[PositionFrame]) -> list[StoredMessage]:

@@ -22,6 +22,7 @@ from field_terminal.schemas import VITAL_FIELDS, CasualtyReport, TriageUpdate, V
 from hub.errors import Conflict, Forbidden
 from hub.journal import JournalDraft, StoredMessage, journal_append, journal_append_many
 from hub.models import MediaFile, Terminal
+from hub.sql import binary_cursor, json_text
 
 # Triage closes once the receiving hospital has the patient or the patient has died.
 TRIAGE_CLOSED_STATUSES = ("handed_over", "deceased")
@@ -139,44 +140,9 @@ def casualty_triage_update(
     return message
 
 
-def vitals_record(
-    *, terminal: Terminal, casualty_id: str, client_id: str, payload: Vitals
-) -> StoredMessage:
-    # Called inside apply_once's transaction on the busiest path: a savepoint would cost two
-    # round trips per frame and buys nothing, since any error aborts the whole frame.
-    with transaction.atomic(savepoint=False):
-        message = journal_append(
-            topic=f"casualty:{casualty_id}", type="vitals", data=payload.wire(),
-            terminal=terminal, client_id=client_id,
-        )
-        VitalSigns.objects.create(
-            casualty_id=casualty_id, measured_at=payload.t, recorded_by=terminal.name,
-            journal_seq=message.seq, **{name: getattr(payload, name) for name in VITAL_FIELDS},
-        )
-    return message
-
-
-def waveform_record(
-    *, terminal: Terminal, casualty_id: str, client_id: str, payload: Waveform
-) -> StoredMessage:
-    # Called inside apply_once's transaction on the busiest path: a savepoint would cost two
-    # round trips per frame and buys nothing, since any error aborts the whole frame.
-    with transaction.atomic(savepoint=False):
-        message = journal_append(
-            topic=f"casualty:{casualty_id}", type="waveform", data=payload.wire(),
-            terminal=terminal, client_id=client_id,
-        )
-        WaveformSegment.objects.create(
-            casualty_id=casualty_id, signal=payload.signal, unit=payload.unit, t0=payload.t0,
-            hz=payload.hz, samples=payload.samples, recorded_by=terminal.name,
-            journal_seq=message.seq,
-        )
-    return message
-
-
 @dataclass(frozen=True)
 class RecordFrame:
-    """One terminal's vitals or waveform frame, for the *_record_many services."""
+    """One terminal's vitals or waveform frame, for casualty_records_store_many."""
 
     terminal: Terminal
     casualty_id: str
@@ -184,48 +150,76 @@ class RecordFrame:
     payload: Vitals | Waveform
 
 
-def vitals_record_many(*, frames: list[RecordFrame]) -> list[StoredMessage]:
-    """vitals_record for many frames (group commit): a statement per table, not three a frame.
+def casualty_records_store_many(*, frames: list[RecordFrame]) -> list[StoredMessage]:
+    """Store vitals and waveform frames (group commit): one statement per table, not three
+    a frame; vitals and waveforms of one batch share the journal's statements.
 
     Runs inside the caller's transaction; returns the messages in the frames' order.
     """
     messages = journal_append_many(drafts=[
-        JournalDraft(topic=f"casualty:{frame.casualty_id}", type="vitals",
+        JournalDraft(topic=f"casualty:{frame.casualty_id}",
+                     type="vitals" if isinstance(frame.payload, Vitals) else "waveform",
                      data=frame.payload.wire(), terminal=frame.terminal,
                      client_id=frame.client_id)
         for frame in frames
     ])
-    rows = []
-    for frame, message in zip(frames, messages, strict=True):
-        payload = frame.payload
-        assert isinstance(payload, Vitals)
-        rows.append(VitalSigns(
-            casualty_id=frame.casualty_id, measured_at=payload.t, recorded_by=frame.terminal.name,
-            journal_seq=message.seq, **{name: getattr(payload, name) for name in VITAL_FIELDS},
-        ))
-    VitalSigns.objects.bulk_create(rows)
-    return messages
-
-
-def waveform_record_many(*, frames: list[RecordFrame]) -> list[StoredMessage]:
-    """waveform_record for many frames (group commit), like vitals_record_many."""
-    messages = journal_append_many(drafts=[
-        JournalDraft(topic=f"casualty:{frame.casualty_id}", type="waveform",
-                     data=frame.payload.wire(), terminal=frame.terminal,
-                     client_id=frame.client_id)
-        for frame in frames
-    ])
+    vitals = []
     segments = []
     for frame, message in zip(frames, messages, strict=True):
         payload = frame.payload
-        assert isinstance(payload, Waveform)
-        segments.append(WaveformSegment(
-            casualty_id=frame.casualty_id, signal=payload.signal, unit=payload.unit,
-            t0=payload.t0, hz=payload.hz, samples=payload.samples,
-            recorded_by=frame.terminal.name, journal_seq=message.seq,
-        ))
-    WaveformSegment.objects.bulk_create(segments)
+        if isinstance(payload, Vitals):
+            vitals.append([frame.casualty_id, payload.t.isoformat(), frame.terminal.name,
+                           message.seq, *(getattr(payload, name) for name in VITAL_FIELDS)])
+        else:
+            # The samples are read from the message's data, already JSON text: spelling 25
+            # or more floats again would cost more than the rest of the row.
+            segments.append(json_text([frame.casualty_id, payload.signal, payload.unit,
+                                       payload.t0.isoformat(), payload.hz, frame.terminal.name,
+                                       message.seq])[:-1] + f",{message.data_text}]")
+    # Rows as one JSON parameter (hub.sql): the ORM's bulk insert compiles every value of
+    # every row, the largest cost of a batch in the profile (docs/performance.md).
+    with binary_cursor() as cursor:
+        if vitals:
+            cursor.execute(
+                f"INSERT INTO {VitalSigns._meta.db_table} "
+                f"(casualty_id, measured_at, recorded_by, journal_seq, {', '.join(VITAL_FIELDS)}) "
+                "SELECT (v->>0)::uuid, (v->>1)::timestamptz, v->>2, (v->>3)::bigint, "
+                "(v->>4)::float8, (v->>5)::float8, (v->>6)::float8, (v->>7)::float8, "
+                "(v->>8)::float8, (v->>9)::float8, (v->>10)::smallint, (v->>11)::float8 "
+                "FROM jsonb_array_elements(%b::jsonb) AS v",
+                [json_text(vitals)],
+            )
+        if segments:
+            cursor.execute(
+                f"INSERT INTO {WaveformSegment._meta.db_table} "
+                "(casualty_id, signal, unit, t0, hz, recorded_by, journal_seq, samples) "
+                "SELECT (w->>0)::uuid, w->>1, w->>2, (w->>3)::timestamptz, (w->>4)::float8, "
+                "w->>5, (w->>6)::bigint, ARRAY(SELECT sample::float8 FROM "
+                "jsonb_array_elements_text(w->7->'samples') WITH ORDINALITY AS s(sample, n) "
+                "ORDER BY n) FROM jsonb_array_elements(%b::jsonb) AS w",
+                [f"[{','.join(segments)}]"],
+            )
     return messages
+
+
+def vitals_record(
+    *, terminal: Terminal, casualty_id: str, client_id: str, payload: Vitals
+) -> StoredMessage:
+    # Called inside apply_once's transaction on the busiest path: a savepoint would cost two
+    # round trips per frame and buys nothing, since any error aborts the whole frame.
+    with transaction.atomic(savepoint=False):
+        [message] = casualty_records_store_many(frames=[RecordFrame(
+            terminal=terminal, casualty_id=casualty_id, client_id=client_id, payload=payload)])
+    return message
+
+
+def waveform_record(
+    *, terminal: Terminal, casualty_id: str, client_id: str, payload: Waveform
+) -> StoredMessage:
+    with transaction.atomic(savepoint=False):
+        [message] = casualty_records_store_many(frames=[RecordFrame(
+            terminal=terminal, casualty_id=casualty_id, client_id=client_id, payload=payload)])
+    return message
 
 
 def casualty_note_add(

@@ -9,7 +9,6 @@ cursor, so a subscriber sees each seq once and in order, whichever path brought 
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 import weakref
@@ -46,6 +45,7 @@ from hub.protocol import (
 )
 from hub.selectors import journal_find, journal_read, terminal_for_token, terminal_for_user
 from hub.services import audit_record, token_hash
+from hub.sql import json_text
 from hub.timefmt import iso_millis
 from hub.topics import TopicRef, parse_topic
 from hub.watch import watch_for_this_loop
@@ -272,7 +272,7 @@ class TerminalConsumer(AsyncWebsocketConsumer):
 
     async def send_json(self, frame: dict[str, Any]) -> None:
         metrics.FRAMES_OUT.labels(frame["type"]).inc()
-        await self.send(text_data=json.dumps(frame, ensure_ascii=False, separators=(",", ":")))
+        await self.send(text_data=json_text(frame))
 
     async def send_error(self, frame_id: str | None, code: str, message: str) -> None:
         metrics.ERRORS.labels(code).inc()

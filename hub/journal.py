@@ -1,8 +1,8 @@
 """The journal: every message any terminal can see, stored before anyone sees it.
 
 How per-topic seq stays 1, 2, 3, ... with no gap and no duplicate, however many writers:
-`_next_seq` increments the topic's row in one `INSERT ... ON CONFLICT DO UPDATE ...
-RETURNING`. That takes the row lock of `hub_topic.name`, and PostgreSQL holds it until the
+`journal_append_many` moves the topic's head in one `INSERT ... ON CONFLICT DO UPDATE
+... RETURNING`. That takes the row lock of `hub_topic.name`, and PostgreSQL holds it until the
 transaction ends. A second writer on the same topic blocks on the lock, then reads the
 committed head; if the first rolled back, its increment is rolled back with it. So seq n+1
 is taken only after seq n committed (or vanished), the unique (topic, seq) constraint is a
@@ -19,14 +19,13 @@ running it again stores each frame once.
 """
 
 import hashlib
-import json
 import logging
 import random
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -37,6 +36,7 @@ from django.utils import timezone
 
 from hub import metrics
 from hub.models import JournalEntry, Terminal
+from hub.sql import binary_cursor, json_text
 from hub.timefmt import iso_millis
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,9 @@ class StoredMessage:
     sender: str
     data: dict[str, Any]
     stored_at: datetime
+    # `data` as JSON text when the writer already has it: the frame then costs no second
+    # serialisation of the data (a waveform's samples are most of its frame).
+    data_text: str | None = field(default=None, compare=False, repr=False)
 
     def frame(self) -> dict[str, Any]:
         return {
@@ -72,7 +75,12 @@ class StoredMessage:
         }
 
     def frame_text(self) -> str:
-        return json.dumps(self.frame(), ensure_ascii=False, separators=(",", ":"))
+        if self.data_text is None:
+            return json_text(self.frame())
+        envelope = json_text({"type": self.type, "topic": self.topic, "seq": self.seq,
+                              "ts": iso_millis(self.stored_at), "from": self.sender,
+                              "id": self.id})
+        return f'{envelope[:-1]},"data":{self.data_text}}}'
 
     @classmethod
     def from_entry(cls, entry: JournalEntry) -> "StoredMessage":
@@ -80,19 +88,6 @@ class StoredMessage:
             topic=entry.topic, seq=entry.seq, type=entry.type, id=entry.client_id,
             sender=entry.sender, data=entry.data, stored_at=entry.stored_at,
         )
-
-
-def _next_seq(topic: str) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO hub_topic (name, head_seq) VALUES (%s, 1) "
-            "ON CONFLICT (name) DO UPDATE SET head_seq = hub_topic.head_seq + 1 "
-            "RETURNING head_seq",
-            [topic],
-        )
-        row = cursor.fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def journal_topics_lock(*, topics: list[str] | set[str]) -> None:
@@ -108,12 +103,12 @@ def journal_topics_lock(*, topics: list[str] | set[str]) -> None:
     names = sorted(set(topics))
     if not names:
         return
-    with connection.cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(
             "INSERT INTO hub_topic (name, head_seq) "
-            "SELECT name, 0 FROM unnest(%s::varchar[]) AS t(name) ORDER BY name "
+            "SELECT name, 0 FROM jsonb_array_elements_text(%b::jsonb) AS t(name) ORDER BY name "
             "ON CONFLICT (name) DO UPDATE SET head_seq = hub_topic.head_seq",
-            [names],
+            [json_text(names)],
         )
 
 
@@ -151,47 +146,16 @@ def retry_rolled_back(work: Callable[[], T], *, what: str) -> T:
     raise AssertionError("unreachable: the last attempt returns or raises")
 
 
-def _entry(*, topic: str, seq: int, type: str, data: dict[str, Any], terminal: Terminal | None,
-           client_id: str | None, stored_at: datetime) -> JournalEntry:
-    return JournalEntry(
-        topic=topic,
-        seq=seq,
-        type=type,
-        client_id=client_id if terminal is not None and client_id else f"hub-{uuid.uuid4()}",
-        terminal=terminal,
-        sender=terminal.name if terminal is not None else HUB_SENDER,
-        data=data,
-        stored_at=stored_at,
-    )
+def _client_id_and_sender(terminal: Terminal | None, client_id: str | None) -> tuple[str, str]:
+    if terminal is None or not client_id:
+        return f"hub-{uuid.uuid4()}", terminal.name if terminal is not None else HUB_SENDER
+    return client_id, terminal.name
 
 
 def _broadcast_after_commit(message: StoredMessage) -> None:
     from hub.broadcast import broadcast
 
     transaction.on_commit(partial(broadcast, message))
-
-
-def journal_append(
-    *,
-    topic: str,
-    type: str,
-    data: dict[str, Any],
-    terminal: Terminal | None,
-    client_id: str | None = None,
-) -> StoredMessage:
-    """Store one message in its topic; it is broadcast once the surrounding transaction commits.
-
-    `terminal=None` makes a hub-made message (`from: "hub"`) with an id of the hub's own.
-    Must run inside the transaction that makes the domain change it describes.
-    """
-    if not connection.in_atomic_block:
-        raise RuntimeError("journal_append must run inside the domain change's transaction")
-    entry = _entry(topic=topic, seq=_next_seq(topic), type=type, data=data, terminal=terminal,
-                   client_id=client_id, stored_at=timezone.now())
-    entry.save(force_insert=True)
-    message = StoredMessage.from_entry(entry)
-    _broadcast_after_commit(message)
-    return message
 
 
 @dataclass(frozen=True)
@@ -218,28 +182,62 @@ def journal_append_many(*, drafts: list[JournalDraft]) -> list[StoredMessage]:
         return []
     counts = Counter(draft.topic for draft in drafts)
     names = sorted(counts)
-    with connection.cursor() as cursor:
+    with binary_cursor() as cursor:
         cursor.execute(
             "INSERT INTO hub_topic (name, head_seq) "
-            "SELECT name, added FROM unnest(%s::varchar[], %s::bigint[]) AS t(name, added) "
-            "ORDER BY name "
+            "SELECT t->>0, (t->>1)::bigint FROM jsonb_array_elements(%b::jsonb) AS t "
+            "ORDER BY 1 "
             "ON CONFLICT (name) DO UPDATE SET head_seq = hub_topic.head_seq + EXCLUDED.head_seq "
             "RETURNING name, head_seq",
-            [names, [counts[name] for name in names]],
+            [json_text([[name, counts[name]] for name in names])],
         )
         next_seq = {name: int(head) - counts[name] + 1 for name, head in cursor.fetchall()}
     stored_at = timezone.now()
-    entries = []
+    messages = []
     for draft in drafts:
-        entries.append(_entry(topic=draft.topic, seq=next_seq[draft.topic], type=draft.type,
-                              data=draft.data, terminal=draft.terminal,
-                              client_id=draft.client_id, stored_at=stored_at))
+        client_id, sender = _client_id_and_sender(draft.terminal, draft.client_id)
+        messages.append(StoredMessage(
+            topic=draft.topic, seq=next_seq[draft.topic], type=draft.type, id=client_id,
+            sender=sender, data=draft.data, stored_at=stored_at,
+            data_text=json_text(draft.data)))
         next_seq[draft.topic] += 1
-    JournalEntry.objects.bulk_create(entries)
-    messages = [StoredMessage.from_entry(entry) for entry in entries]
+    # One statement, its rows one JSON parameter (hub.sql); each row ends with the message's
+    # data, spliced in as the JSON text the frame will carry.
+    rows = ",".join(
+        json_text([m.topic, m.seq, m.type, m.id,
+                   draft.terminal.pk if draft.terminal is not None else None, m.sender])[:-1]
+        + f",{m.data_text}]"
+        for m, draft in zip(messages, drafts, strict=True)
+    )
+    with binary_cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {JournalEntry._meta.db_table} "
+            "(topic, seq, type, client_id, terminal_id, sender, data, stored_at) "
+            "SELECT m->>0, (m->>1)::bigint, m->>2, m->>3, (m->>4)::bigint, m->>5, m->6, %b "
+            "FROM jsonb_array_elements(%b::jsonb) AS m",
+            [stored_at, f"[{rows}]"],
+        )
     for message in messages:
         _broadcast_after_commit(message)
     return messages
+
+
+def journal_append(
+    *,
+    topic: str,
+    type: str,
+    data: dict[str, Any],
+    terminal: Terminal | None,
+    client_id: str | None = None,
+) -> StoredMessage:
+    """Store one message in its topic; it is broadcast once the surrounding transaction commits.
+
+    `terminal=None` makes a hub-made message (`from: "hub"`) with an id of the hub's own.
+    Must run inside the transaction that makes the domain change it describes.
+    """
+    [message] = journal_append_many(drafts=[JournalDraft(
+        topic=topic, type=type, data=data, terminal=terminal, client_id=client_id)])
+    return message
 
 
 def _idempotency_lock_key(terminal_id: int, client_id: str) -> int:
@@ -258,12 +256,12 @@ def apply_once(
     """
     def attempt() -> tuple[StoredMessage, bool]:
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)",
+            with binary_cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%b)",
                                [_idempotency_lock_key(terminal.pk, client_id)])
-            existing = JournalEntry.objects.filter(terminal=terminal, client_id=client_id).first()
-            if existing is not None:
-                return StoredMessage.from_entry(existing), False
+            existing = _already_stored(pairs={(terminal.pk, client_id)})
+            if existing:
+                return existing[(terminal.pk, client_id)], False
             return apply(), True
 
     return retry_rolled_back(attempt, what=f"frame {client_id} of {terminal.name}")
@@ -316,23 +314,36 @@ def _storage_is_down(error: Exception) -> bool:
     return isinstance(error, (OperationalError, InterfaceError))
 
 
+def _already_stored(*, pairs: set[tuple[int, str]]) -> dict[tuple[int, str], StoredMessage]:
+    """The journal's messages of these (terminal, frame id) pairs that are stored already.
+
+    Most batches hold none: the first statement asks only which, through the unique index,
+    and the (rare) resent frames' messages are read whole afterwards.
+    """
+    with binary_cursor() as cursor:
+        cursor.execute(
+            # LIMIT keeps the subquery apart, so each pair is one probe of the unique index
+            # whatever the planner thinks of the journal's size: a prepared statement keeps
+            # its plan while the journal grows.
+            "SELECT entry.id FROM jsonb_array_elements(%b::jsonb) AS frame "
+            f"CROSS JOIN LATERAL (SELECT id FROM {JournalEntry._meta.db_table} "
+            "WHERE terminal_id = (frame->>0)::bigint AND client_id = frame->>1 LIMIT 1) AS entry",
+            [json_text(sorted(pairs))],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return {}
+    return {(entry.terminal_id or 0, entry.client_id): StoredMessage.from_entry(entry)
+            for entry in JournalEntry.objects.filter(pk__in=ids)}
+
+
 def _apply_together(frames: list[PendingFrame]) -> list[Outcome]:
     """The body of apply_once_many's transaction; any exception it raises rolls back all."""
-    keys = sorted({_idempotency_lock_key(f.terminal.pk, f.client_id) for f in frames})
-    with connection.cursor() as cursor:
-        # All of the batch's keys in one ascending order: two batches (two server processes)
-        # that share frames cannot each hold a key the other waits for.
-        cursor.execute("SELECT pg_advisory_xact_lock(key) FROM unnest(%s::bigint[]) AS key",
-                       [keys])
-    pairs = {(f.terminal.pk, f.client_id) for f in frames}
-    known: dict[tuple[int, str], StoredMessage] = {}
-    for entry in JournalEntry.objects.filter(
-        terminal_id__in={terminal for terminal, _ in pairs},
-        client_id__in={client_id for _, client_id in pairs},
-    ):
-        pair = (entry.terminal_id or 0, entry.client_id)
-        if pair in pairs:
-            known[pair] = StoredMessage.from_entry(entry)
+    # No advisory locks here, unlike apply_once: a copy of one of these frames that another
+    # transaction stores meanwhile (the same tablet on two sockets, rare) makes this batch's
+    # journal insert fail on the unique (terminal, id), and then every frame runs again alone,
+    # where apply_once's lock and lookup find the other's entry. A statement per batch saved.
+    known = _already_stored(pairs={(f.terminal.pk, f.client_id) for f in frames})
     outcomes: list[Outcome | None] = [None] * len(frames)
     unchecked = [index for index, frame in enumerate(frames)
                  if (frame.terminal.pk, frame.client_id) not in known]
@@ -373,8 +384,11 @@ def _apply_together(frames: list[PendingFrame]) -> list[Outcome]:
         lock_rows_many(items)
     # The stored frames' own topics at once, in name order, before the first append: two
     # batches then never hold one of them each that the other waits for. Then topic order,
-    # arrival order within a topic.
-    journal_topics_lock(topics={frames[index].topic for index in to_store})
+    # arrival order within a topic. A batch whose frames all share one store_many needs no
+    # statement for it: that store's one journal_append_many takes them all, in name order.
+    store_functions = {frames[index].store_many for index in to_store}
+    if len(store_functions) > 1 or None in store_functions:
+        journal_topics_lock(topics={frames[index].topic for index in to_store})
     stored: dict[tuple[int, str], StoredMessage] = {}
     together: dict[Callable[[list[Any]], list[StoredMessage]], list[PendingFrame]] = {}
     claimed: set[tuple[int, str]] = set()
@@ -410,7 +424,9 @@ def apply_once_many(*, frames: list[PendingFrame]) -> list[Outcome]:
     broadcast for a rolled-back batch (on_commit), and nothing is acknowledged before the
     commit that holds the frame.
     """
-    if len(frames) == 1:
+    if len(frames) == 1 and frames[0].store_many is None:
+        # A frame of a type with no store_many may append to topics its own topic does not
+        # name (a report writes the event's topic too): it takes its locks as it goes, alone.
         return [_apply_alone(frames[0])]
 
     def attempt() -> list[Outcome]:

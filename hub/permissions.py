@@ -13,6 +13,7 @@ from field_terminal.models import Casualty
 from hospital_intake.models import Hospital
 from hospital_intake.scope import hospitals_serving_filter
 from hub.models import Terminal, TerminalKind
+from hub.sql import binary_cursor, json_text
 from hub.topics import TopicRef
 from teleconsult.models import Consult, ConsultParticipant
 
@@ -147,23 +148,28 @@ def may_write_casualty_record(terminal: Terminal, casualty_id: str) -> bool:
 
 def casualty_record_writers(pairs: list[tuple[Terminal, str]]) -> list[bool]:
     """may_write_casualty_record for many (terminal, casualty) pairs in at most two queries."""
-    casualty_ids = {casualty_id for _, casualty_id in pairs}
-    reporters = {
-        str(pk): reporter
-        for pk, reporter in Casualty.objects.filter(pk__in=casualty_ids).values_list(
-            "pk", "reported_by"
-        )
-    }
-    unit_ids = {t.unit_id for t, _ in pairs if t.kind == TerminalKind.AMBULANCE and t.unit_id}
+    # Raw statements: this runs once per group-commit batch, where the ORM's compiling of
+    # its two queries cost more than the rest of the check (docs/performance.md).
+    casualty_ids = sorted({casualty_id for _, casualty_id in pairs})
+    unit_ids = sorted({t.unit_id for t, _ in pairs
+                       if t.kind == TerminalKind.AMBULANCE and t.unit_id})
     held: set[tuple[str, int]] = set()
-    if unit_ids:
-        held = {
-            (str(casualty_id), unit_id)
-            for casualty_id, unit_id in Transport.objects.filter(
-                casualty_id__in=casualty_ids, unit_id__in=unit_ids,
-                status__in=UNIT_HOLDS_CASUALTY,
-            ).values_list("casualty_id", "unit_id")
-        }
+    with binary_cursor() as cursor:
+        cursor.execute(
+            f"SELECT id::text, reported_by_id FROM {Casualty._meta.db_table} "
+            "WHERE id IN (SELECT jsonb_array_elements_text(%b::jsonb)::uuid)",
+            [json_text(casualty_ids)],
+        )
+        reporters = dict(cursor.fetchall())
+        if unit_ids:
+            cursor.execute(
+                f"SELECT casualty_id::text, unit_id FROM {Transport._meta.db_table} "
+                "WHERE casualty_id IN (SELECT jsonb_array_elements_text(%b::jsonb)::uuid) "
+                "AND unit_id IN (SELECT jsonb_array_elements_text(%b::jsonb)::bigint) "
+                "AND status IN (SELECT jsonb_array_elements_text(%b::jsonb))",
+                [json_text(casualty_ids), json_text(unit_ids), json_text(UNIT_HOLDS_CASUALTY)],
+            )
+            held = {(casualty_id, unit_id) for casualty_id, unit_id in cursor.fetchall()}
     answers = []
     for terminal, casualty_id in pairs:
         reported = reporters.get(casualty_id) == terminal.pk
@@ -202,11 +208,16 @@ def may_publish_position(terminal: Terminal, callsign: str) -> bool:
 
 
 def position_publishers(pairs: list[tuple[Terminal, str]]) -> list[bool]:
-    """may_publish_position for many (terminal, callsign) pairs in one query."""
-    unit_ids = {t.unit_id for t, _ in pairs if t.kind == TerminalKind.AMBULANCE and t.unit_id}
+    """may_publish_position for many (terminal, callsign) pairs in one (raw) query."""
+    unit_ids = sorted({t.unit_id for t, _ in pairs
+                       if t.kind == TerminalKind.AMBULANCE and t.unit_id})
     callsign_of: dict[int, str] = {}
     if unit_ids:
-        callsign_of = dict(Unit.objects.filter(pk__in=unit_ids).values_list("pk", "callsign"))
+        with binary_cursor() as cursor:
+            cursor.execute(f"SELECT id, callsign FROM {Unit._meta.db_table} WHERE id IN "
+                           "(SELECT jsonb_array_elements_text(%b::jsonb)::bigint)",
+                           [json_text(unit_ids)])
+            callsign_of = dict(cursor.fetchall())
     return [
         terminal.kind == TerminalKind.AMBULANCE and terminal.unit_id is not None
         and callsign_of.get(terminal.unit_id) == callsign

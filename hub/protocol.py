@@ -24,12 +24,11 @@ from command_center.services import dispatch_override, dispatch_release, recomme
 from field_terminal.schemas import CasualtyReport, TriageUpdate, Vitals, Waveform
 from field_terminal.services import (
     RecordFrame,
+    casualty_records_store_many,
     casualty_report,
     casualty_triage_update,
     vitals_record,
-    vitals_record_many,
     waveform_record,
-    waveform_record_many,
 )
 from hospital_intake.schemas import Capacity, HandoverAccept, HandoverGive, PrearrivalAck
 from hospital_intake.services import (
@@ -147,6 +146,12 @@ def _record_frames(submissions: list[Submission]) -> list[RecordFrame]:
                         payload=s.payload) for s in submissions]
 
 
+def _store_casualty_records(submissions: list[Submission]) -> list[StoredMessage]:
+    # One function for vitals and waveforms: a batch stores frames that share a store_many
+    # in one call, so a batch of both shares the journal's statements.
+    return casualty_records_store_many(frames=_record_frames(submissions))
+
+
 def _may_write_records(submissions: list[Submission]) -> list[bool]:
     return permissions.casualty_record_writers([(s.terminal, s.topic.key) for s in submissions])
 
@@ -201,7 +206,7 @@ MESSAGE_TYPES: dict[str, MessageType] = {
                 payload=s.payload,
             ),
             group_commit=True,
-            store_many=lambda submissions: vitals_record_many(frames=_record_frames(submissions)),
+            store_many=_store_casualty_records,
             may_send_many=_may_write_records,
         ),
         MessageType(
@@ -214,7 +219,7 @@ MESSAGE_TYPES: dict[str, MessageType] = {
                 payload=s.payload,
             ),
             group_commit=True,
-            store_many=lambda submissions: waveform_record_many(frames=_record_frames(submissions)),
+            store_many=_store_casualty_records,
             may_send_many=_may_write_records,
         ),
         MessageType(
