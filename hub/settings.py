@@ -179,8 +179,10 @@ HUB_RATE_LIMIT_BURST = env_int("HUB_RATE_LIMIT_BURST", 240, minimum=1)
 HUB_WATCH_INTERVAL_SECONDS = env_float("HUB_WATCH_INTERVAL_SECONDS", 1.0, minimum=0.05)
 HUB_DATABASE_THREADS = env_int("HUB_DATABASE_THREADS", 16, minimum=1)
 # Group commit of the busy message types (hub/group_commit.py): transactions in flight per
-# process, and the most frames one of them stores.
-HUB_GROUP_COMMIT_WRITERS = env_int("HUB_GROUP_COMMIT_WRITERS", 2, minimum=1)
+# process, and the most frames one of them stores. One writer: a batch costs a dozen
+# statements whatever its size, so on a busy process one writer's larger batches cost less
+# CPU per frame than two writers' halves, and were faster end to end (docs/performance.md).
+HUB_GROUP_COMMIT_WRITERS = env_int("HUB_GROUP_COMMIT_WRITERS", 1, minimum=1)
 HUB_GROUP_COMMIT_MAX_FRAMES = env_int("HUB_GROUP_COMMIT_MAX_FRAMES", 200, minimum=1)
 
 # Dispatch: the optimizer's budget per re-solve, the worker's debounce, and travel times
