@@ -75,6 +75,8 @@ GENERATOR_LOOP_LAG_LIMIT = 0.025
 GENERATOR_CPU_LIMIT = 85.0
 SOAK_SAMPLE_SECONDS = 30.0
 SOAK_SLOPE_LIMIT_MB_PER_MIN = 0.5
+FLOOR_CLIENTS = 100
+FLOOR_HZ = 3.0
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -210,6 +212,46 @@ class BareServer:
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("bare broadcast server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+
+
+class EchoDaphne:
+    """Daphne serving one of bench/daphne_echo.py's ping-answering applications."""
+
+    journals = False
+
+    def __init__(self, env: dict[str, str], application: str, name: str) -> None:
+        self.env = env
+        self.application = application
+        self.name = name
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"ws://127.0.0.1:{self.port}/ws/terminal/"]
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.process.pid] if self.process else []
+
+    def start(self) -> "EchoDaphne":
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+             f"bench.daphne_echo:{self.application}"],
+            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
+                return self
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not start")
 
     def stop(self) -> None:
         if self.process is not None:
@@ -684,6 +726,100 @@ def soak(env: dict[str, str], pool: Pool, settings: argparse.Namespace,
     return result
 
 
+@dataclass
+class FloorResult:
+    server: str
+    pings_per_second: float
+    cpu_percent: float
+    answered: int
+    sent: int
+
+    @property
+    def ms_per_frame(self) -> float:
+        return 10.0 * self.cpu_percent / max(self.pings_per_second, 1e-9)
+
+
+async def _ping_flood(url: str, tokens: list[str | None], hz: float, warmup: float,
+                      seconds: float, pids: list[int]) -> tuple[float, float, int, int]:
+    """Each client pings at hz without waiting; returns (pings/s, server CPU %, answered, sent)
+    over the measured window."""
+    import asyncio
+
+    import websockets
+
+    counts = {"sent": 0, "answered": 0}
+    start = time.monotonic() + 1.0
+    stop = start + warmup + seconds
+
+    async def client(index: int, token: str | None) -> None:
+        async with websockets.connect(url, max_size=None) as socket_:
+            await socket_.send(json.dumps({"type": "hello", "id": "h",
+                                           "data": {"token": token} if token else {}}))
+            await socket_.recv()
+
+            async def read() -> None:
+                async for text in socket_:
+                    if '"pong"' in text:
+                        counts["answered"] += 1
+
+            reader = asyncio.ensure_future(read())
+            await asyncio.sleep(max(0.0, start - time.monotonic()) + index / len(tokens) / hz)
+            beat = 0
+            while time.monotonic() < stop:
+                beat += 1
+                await socket_.send(json.dumps({"type": "ping", "id": f"f{index}.{beat}"}))
+                counts["sent"] += 1
+                await asyncio.sleep(1.0 / hz)
+            await asyncio.sleep(1.0)
+            reader.cancel()
+
+    async def measure() -> tuple[float, float]:
+        await asyncio.sleep(max(0.0, start + warmup - time.monotonic()))
+        window = CpuWindow("server", PidFinder(pids))
+        window.start(time.monotonic())
+        sent_before = counts["sent"]
+        began = time.monotonic()
+        await asyncio.sleep(seconds)
+        elapsed = time.monotonic() - began
+        return (counts["sent"] - sent_before) / elapsed, window.stop(time.monotonic())
+
+    window_task = asyncio.ensure_future(measure())
+    await asyncio.gather(*(client(i, t) for i, t in enumerate(tokens)))
+    rate, cpu = await window_task
+    return rate, cpu, counts["answered"], counts["sent"]
+
+
+def transport_floor(env: dict[str, str], pool: Pool, settings: argparse.Namespace
+                    ) -> list[FloorResult]:
+    """CPU per frame of the socket path alone: ping in, pong out, nothing stored or fanned
+    out, on the bare relay, on Daphne with a bare ASGI application and with a Channels
+    consumer, and on the hub (which answers ping without touching the database)."""
+    import asyncio
+
+    clients, hz = FLOOR_CLIENTS, FLOOR_HZ
+    servers: list[tuple[Any, list[str | None]]] = [
+        (BareServer(), [None] * clients),
+        (EchoDaphne(env, "raw_echo", "Daphne, bare ASGI"), [None] * clients),
+        (EchoDaphne(env, "channels_echo", "Daphne + Channels"), [None] * clients),
+        (HubServers(env, 1), list(pool.monitor_tokens[:clients])),
+    ]
+    results = []
+    for server, tokens in servers:
+        server.start()
+        try:
+            rate, cpu, answered, sent = asyncio.run(_ping_flood(
+                server.urls[0], tokens, hz, settings.warmup, settings.floor_seconds,
+                server.pids))
+        finally:
+            server.stop()
+        result = FloorResult(server=server.name, pings_per_second=rate, cpu_percent=cpu,
+                             answered=answered, sent=sent)
+        say(f"floor {result.server:<20} {rate:6.0f} pings/s  server {cpu:5.1f} % of a core  "
+            f"{result.ms_per_frame:.3f} ms CPU per ping+pong  ({answered}/{sent} answered)")
+        results.append(result)
+    return results
+
+
 def slope_mb_per_minute(samples: list[tuple[float, float]]) -> float:
     if len(samples) < 2:
         return float("nan")
@@ -716,8 +852,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="hub vs bare websockets load benchmark")
     parser.add_argument("--quick", action="store_true",
                         help="short windows, a 60 s soak with 200 idle: a smoke run")
-    parser.add_argument("--only", default="sweep,scenario,soak",
-                        help="comma-separated parts to run (sweep, scenario, soak)")
+    parser.add_argument("--only", default="floor,sweep,scenario,soak",
+                        help="comma-separated parts to run (floor, sweep, scenario, soak)")
     parser.add_argument("--servers", default="bare,hub1,hub2",
                         help="comma-separated servers for the sweep and the scenario: bare "
                              "(the relay), hub1, hub2 (the hub on one or two Daphne processes)")
@@ -725,6 +861,8 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=float, default=8.0)
     parser.add_argument("--scenario-seconds", type=float, default=20.0)
     parser.add_argument("--soak-seconds", type=float, default=600.0)
+    parser.add_argument("--floor-seconds", type=float, default=8.0,
+                        help="measured window of each transport floor server")
     parser.add_argument("--soak-idle", type=int, default=SOAK_IDLE)
     parser.add_argument("--soak-hz", type=float, default=1.0,
                         help="vitals and positions per second per active soak terminal")
@@ -738,12 +876,14 @@ def main() -> None:
     if settings.quick:
         settings.step_seconds, settings.scenario_seconds = 4.0, 6.0
         settings.soak_seconds, settings.soak_idle, settings.warmup = 60.0, 200, 1.0
+        settings.floor_seconds = 4.0
     parts = set(settings.only.split(","))
     env = bench_environment()
     hub_ladder = [n for n in LADDER if n <= settings.max_casualties]
     started = time.monotonic()
     targets = set(settings.servers.split(","))
     needed = [*(hub_ladder if "sweep" in parts else []),
+              *([FLOOR_CLIENTS] if "floor" in parts else []),
               *([MASS_CASUALTIES] if "scenario" in parts else []),
               *([SOAK_MONITORS] if "soak" in parts else [])]
     pool_casualties = max(needed, default=0)
@@ -765,6 +905,10 @@ def main() -> None:
     sweeps: list[SweepOutcome] = []
     scenarios: list[Result] = []
     soaked: Result | None = None
+    floor: list[FloorResult] = []
+    if "floor" in parts:
+        say(f"transport floor: {FLOOR_CLIENTS} clients, {FLOOR_HZ:g} pings/s each")
+        floor = transport_floor(env, pool, settings)
     hub_targets = [(f"hub{count}", partial(HubServers, env, count)) for count in (1, 2)]
     if "sweep" in parts:
         if "bare" in targets:
@@ -783,6 +927,9 @@ def main() -> None:
 
     say()
     say("=" * 40 + " summary " + "=" * 40)
+    for measured in floor:
+        say(f"transport floor, {measured.server}: {measured.ms_per_frame:.3f} ms CPU per "
+            f"ping+pong at {measured.pings_per_second:.0f} pings/s")
     say(HEADER)
     for line in table:
         say(line)
