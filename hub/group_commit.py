@@ -4,9 +4,9 @@ Each frame stored alone costs a transaction of its own: a WAL flush, a BEGIN and
 its lookups, and a database thread that competes for the GIL with fifteen others. On the
 busy types (vitals, waveforms, positions) a process's frames go instead to its writers (one
 by default, HUB_GROUP_COMMIT_WRITERS): a writer takes everything that queued up while the
-previous transaction committed and stores it with `journal.apply_once_many`. A frame that arrives while a writer is idle goes
-at once, alone, so a quiet hub waits for nothing; a loaded one shares a commit among as many
-frames as arrived meanwhile.
+previous transaction committed and stores it with `journal.apply_once_many`. A frame that
+arrives while a writer is idle goes at once, alone, so a quiet hub waits for nothing; a
+loaded one shares a commit among as many frames as arrived meanwhile.
 """
 
 import asyncio

@@ -18,7 +18,7 @@ IntegrityError...), as from a Django cursor.
 """
 
 import json
-import weakref
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,21 +36,23 @@ def json_text(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
-_cursors: "weakref.WeakKeyDictionary[psycopg.Connection[Any], psycopg.Cursor[Any]]" = (
-    weakref.WeakKeyDictionary()
-)
+# The cursor of this thread's current connection. Not a mapping from connections to
+# cursors: a cursor holds its connection, so such a map would keep every connection that
+# CONN_MAX_AGE retired (a weak-keyed one too, its values holding its keys).
+_kept = threading.local()
 
 
 @contextmanager
 def binary_cursor() -> Iterator[psycopg.Cursor[Any]]:
     """A server-side binding cursor on Django's connection of this thread; `%b` placeholders.
 
-    One per connection, kept: a cursor costs more to make than most of these statements.
+    One per thread, kept while its connection lasts: a cursor costs more to make than most of
+    these statements.
     """
     connection.ensure_connection()
     raw = connection.connection
-    cursor = _cursors.get(raw)
-    if cursor is None or cursor.closed:
-        cursor = _cursors[raw] = psycopg.Cursor(raw)
+    cursor: psycopg.Cursor[Any] | None = getattr(_kept, "cursor", None)
+    if cursor is None or cursor.connection is not raw or cursor.closed:
+        cursor = _kept.cursor = psycopg.Cursor(raw)
     with connection.wrap_database_errors:
         yield cursor
