@@ -1,7 +1,7 @@
 """Load benchmark of the hub against a bare `websockets` relay, side by side in one run.
 
     python bench/load_bench.py [--quick] [--soak-seconds 600] [--workers 2]
-                               [--only sweep,scenario,soak] [--step-seconds 8]
+                               [--only floor,sweep,scenario,soak] [--step-seconds 8]
 
 Terminals speak the real protocol (hello with a token, subscribe with since, frames with
 ids, acks) from load generator processes (bench/loadgen.py). The load is the issue's
@@ -17,6 +17,9 @@ mass-casualty mix, scaled by its number of casualties n:
 So n = 500 (the mass-casualty load) is 1600 frames/s in and 1900 deliveries/s out.
 
 Parts (each also run against the bare relay where that makes sense):
+0. floor: 300 and 1600 pings/s from 100 clients to the bare relay, to Daphne serving the
+   ping-answering applications of bench/daphne_echo.py (bare ASGI, Channels consumer) and to
+   the hub: the CPU per frame of the socket path alone;
 1. sweep: n steps up a ladder until p99 >= 100 ms or anything is lost; the last passing step
    is the highest sustained rate; for the bare relay, the hub on one Daphne and on two
    (terminals alternate between them);
@@ -50,7 +53,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -76,7 +79,6 @@ GENERATOR_CPU_LIMIT = 85.0
 SOAK_SAMPLE_SECONDS = 30.0
 SOAK_SLOPE_LIMIT_MB_PER_MIN = 0.5
 FLOOR_CLIENTS = 100
-FLOOR_HZ = 3.0
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -184,79 +186,70 @@ def journaled(tag: str) -> int:
 
 # --- servers under test ----------------------------------------------------------------------
 
-class BareServer:
-    name = "bare websockets"
+class _ChildServer:
+    """A server under test in a child process of its own, ready once its port accepts."""
+
     journals = False
+    name = ""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
-    def urls(self) -> list[str]:
-        return [f"ws://127.0.0.1:{self.port}/"]
-
-    @property
     def pids(self) -> list[int]:
         return [self.process.pid] if self.process else []
 
-    def start(self) -> "BareServer":
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / "bare_broadcast_server.py"), "--port",
-             str(self.port)], stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("bare broadcast server did not start")
+    def command(self) -> tuple[list[str], dict[str, str] | None]:
+        raise NotImplementedError
 
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-
-
-class EchoDaphne:
-    """Daphne serving one of bench/daphne_echo.py's ping-answering applications."""
-
-    journals = False
-
-    def __init__(self, env: dict[str, str], application: str, name: str) -> None:
-        self.env = env
-        self.application = application
-        self.name = name
-        self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def urls(self) -> list[str]:
-        return [f"ws://127.0.0.1:{self.port}/ws/terminal/"]
-
-    @property
-    def pids(self) -> list[int]:
-        return [self.process.pid] if self.process else []
-
-    def start(self) -> "EchoDaphne":
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             f"bench.daphne_echo:{self.application}"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def start(self) -> Self:
+        argv, env = self.command()
+        self.process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return self
             except OSError:
-                time.sleep(0.2)
+                time.sleep(0.1)
         raise RuntimeError(f"{self.name} did not start")
 
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(10)
+
+
+class BareServer(_ChildServer):
+    name = "bare websockets"
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"ws://127.0.0.1:{self.port}/"]
+
+    def command(self) -> tuple[list[str], dict[str, str] | None]:
+        return [sys.executable, str(ROOT / "bench" / "bare_broadcast_server.py"), "--port",
+                str(self.port)], None
+
+
+class EchoDaphne(_ChildServer):
+    """Daphne serving one of bench/daphne_echo.py's ping-answering applications."""
+
+    def __init__(self, env: dict[str, str], application: str, name: str) -> None:
+        super().__init__()
+        self.env = env
+        self.application = application
+        self.name = name
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"ws://127.0.0.1:{self.port}/ws/terminal/"]
+
+    def command(self) -> tuple[list[str], dict[str, str] | None]:
+        return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+                f"bench.daphne_echo:{self.application}"], self.env
 
 
 class HubServers:
@@ -796,7 +789,7 @@ def transport_floor(env: dict[str, str], pool: Pool, settings: argparse.Namespac
     consumer, and on the hub (which answers ping without touching the database)."""
     import asyncio
 
-    clients, hz = FLOOR_CLIENTS, FLOOR_HZ
+    clients = FLOOR_CLIENTS
     servers: list[tuple[Any, list[str | None]]] = [
         (BareServer(), [None] * clients),
         (EchoDaphne(env, "raw_echo", "Daphne, bare ASGI"), [None] * clients),
@@ -807,16 +800,18 @@ def transport_floor(env: dict[str, str], pool: Pool, settings: argparse.Namespac
     for server, tokens in servers:
         server.start()
         try:
-            rate, cpu, answered, sent = asyncio.run(_ping_flood(
-                server.urls[0], tokens, hz, settings.warmup, settings.floor_seconds,
-                server.pids))
+            for wanted in settings.floor_rates:
+                rate, cpu, answered, sent = asyncio.run(_ping_flood(
+                    server.urls[0], tokens, wanted / clients, settings.warmup,
+                    settings.floor_seconds, server.pids))
+                result = FloorResult(server=server.name, pings_per_second=rate,
+                                     cpu_percent=cpu, answered=answered, sent=sent)
+                say(f"floor {result.server:<20} {rate:6.0f} pings/s  server {cpu:5.1f} % of a "
+                    f"core  {result.ms_per_frame:.3f} ms CPU per ping+pong  "
+                    f"({answered}/{sent} answered)")
+                results.append(result)
         finally:
             server.stop()
-        result = FloorResult(server=server.name, pings_per_second=rate, cpu_percent=cpu,
-                             answered=answered, sent=sent)
-        say(f"floor {result.server:<20} {rate:6.0f} pings/s  server {cpu:5.1f} % of a core  "
-            f"{result.ms_per_frame:.3f} ms CPU per ping+pong  ({answered}/{sent} answered)")
-        results.append(result)
     return results
 
 
@@ -862,7 +857,10 @@ def main() -> None:
     parser.add_argument("--scenario-seconds", type=float, default=20.0)
     parser.add_argument("--soak-seconds", type=float, default=600.0)
     parser.add_argument("--floor-seconds", type=float, default=8.0,
-                        help="measured window of each transport floor server")
+                        help="measured window of each transport floor server and rate")
+    parser.add_argument("--floor-rates", default="300,1600",
+                        type=lambda text: [float(rate) for rate in text.split(",")],
+                        help="pings per second in all for the transport floor, comma-separated")
     parser.add_argument("--soak-idle", type=int, default=SOAK_IDLE)
     parser.add_argument("--soak-hz", type=float, default=1.0,
                         help="vitals and positions per second per active soak terminal")
@@ -907,7 +905,8 @@ def main() -> None:
     soaked: Result | None = None
     floor: list[FloorResult] = []
     if "floor" in parts:
-        say(f"transport floor: {FLOOR_CLIENTS} clients, {FLOOR_HZ:g} pings/s each")
+        say(f"transport floor: {FLOOR_CLIENTS} clients pinging without waiting, "
+            f"{', '.join(f'{rate:g}' for rate in settings.floor_rates)} pings/s in all")
         floor = transport_floor(env, pool, settings)
     hub_targets = [(f"hub{count}", partial(HubServers, env, count)) for count in (1, 2)]
     if "sweep" in parts:

@@ -202,20 +202,12 @@ def casualty_records_store_many(*, frames: list[RecordFrame]) -> list[StoredMess
     return messages
 
 
-def vitals_record(
-    *, terminal: Terminal, casualty_id: str, client_id: str, payload: Vitals
+def casualty_record_store(
+    *, terminal: Terminal, casualty_id: str, client_id: str, payload: Vitals | Waveform
 ) -> StoredMessage:
+    """One vitals or waveform frame, alone (a batch of one of casualty_records_store_many)."""
     # Called inside apply_once's transaction on the busiest path: a savepoint would cost two
     # round trips per frame and buys nothing, since any error aborts the whole frame.
-    with transaction.atomic(savepoint=False):
-        [message] = casualty_records_store_many(frames=[RecordFrame(
-            terminal=terminal, casualty_id=casualty_id, client_id=client_id, payload=payload)])
-    return message
-
-
-def waveform_record(
-    *, terminal: Terminal, casualty_id: str, client_id: str, payload: Waveform
-) -> StoredMessage:
     with transaction.atomic(savepoint=False):
         [message] = casualty_records_store_many(frames=[RecordFrame(
             terminal=terminal, casualty_id=casualty_id, client_id=client_id, payload=payload)])

@@ -24,11 +24,10 @@ from command_center.services import dispatch_override, dispatch_release, recomme
 from field_terminal.schemas import CasualtyReport, TriageUpdate, Vitals, Waveform
 from field_terminal.services import (
     RecordFrame,
+    casualty_record_store,
     casualty_records_store_many,
     casualty_report,
     casualty_triage_update,
-    vitals_record,
-    waveform_record,
 )
 from hospital_intake.schemas import Capacity, HandoverAccept, HandoverGive, PrearrivalAck
 from hospital_intake.services import (
@@ -146,6 +145,11 @@ def _record_frames(submissions: list[Submission]) -> list[RecordFrame]:
                         payload=s.payload) for s in submissions]
 
 
+def _store_casualty_record(submission: Submission) -> StoredMessage:
+    return casualty_record_store(terminal=submission.terminal, casualty_id=submission.topic.key,
+                                 client_id=submission.client_id, payload=submission.payload)
+
+
 def _store_casualty_records(submissions: list[Submission]) -> list[StoredMessage]:
     # One function for vitals and waveforms: a batch stores frames that share a store_many
     # in one call, so a batch of both shares the journal's statements.
@@ -201,10 +205,7 @@ MESSAGE_TYPES: dict[str, MessageType] = {
             "the reporting field terminal, the assigned unit",
             "One set of vital signs with the time of measurement.",
             lambda t, topic: permissions.may_write_casualty_record(t, topic.key),
-            lambda s: vitals_record(
-                terminal=s.terminal, casualty_id=s.topic.key, client_id=s.client_id,
-                payload=s.payload,
-            ),
+            _store_casualty_record,
             group_commit=True,
             store_many=_store_casualty_records,
             may_send_many=_may_write_records,
@@ -214,10 +215,7 @@ MESSAGE_TYPES: dict[str, MessageType] = {
             "the reporting field terminal, the assigned unit",
             "A segment of a sampled signal (ECG, pleth, resp, CO2).",
             lambda t, topic: permissions.may_write_casualty_record(t, topic.key),
-            lambda s: waveform_record(
-                terminal=s.terminal, casualty_id=s.topic.key, client_id=s.client_id,
-                payload=s.payload,
-            ),
+            _store_casualty_record,
             group_commit=True,
             store_many=_store_casualty_records,
             may_send_many=_may_write_records,

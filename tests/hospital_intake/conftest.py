@@ -31,10 +31,9 @@ def full_record(roles: Any) -> str:
     from ambulance.services import transport_assign
     from field_terminal.schemas import CasualtyReport, TriageUpdate, Vitals, Waveform
     from field_terminal.services import (
+        casualty_record_store,
         casualty_report,
         casualty_triage_update,
-        vitals_record,
-        waveform_record,
     )
     from hub.models import Terminal
     from hub.schemas import Media
@@ -51,20 +50,20 @@ def full_record(roles: Any) -> str:
                            payload=TriageUpdate.model_validate(
                                {"category": "yellow", "method": "manual", "reason": "stable"}))
     now = timezone.now() - timedelta(minutes=5)
-    vitals_record(terminal=medic, casualty_id=casualty, client_id="v1",
-                  payload=Vitals.model_validate({
-                      "t": now.isoformat(), "hr": 112, "spo2": 94, "rr": 22, "sbp": 98,
-                      "dbp": 61, "temp": 36.4, "gcs": 14, "etco2": 33}))
-    vitals_record(terminal=medic, casualty_id=casualty, client_id="v2",
-                  payload=Vitals.model_validate({"t": now.isoformat(), "sbp": 101}))
-    waveform_record(terminal=medic, casualty_id=casualty, client_id="w1",
-                    payload=Waveform.model_validate({
-                        "t0": now.isoformat(), "hz": 250, "signal": "ecg_ii", "unit": "mV",
-                        "samples": ECG}))
-    waveform_record(terminal=medic, casualty_id=casualty, client_id="w2",
-                    payload=Waveform.model_validate({
-                        "t0": now.isoformat(), "hz": 50, "signal": "pleth", "unit": "au",
-                        "samples": [1.0, 2.0]}))
+    casualty_record_store(terminal=medic, casualty_id=casualty, client_id="v1",
+                          payload=Vitals.model_validate({
+                              "t": now.isoformat(), "hr": 112, "spo2": 94, "rr": 22,
+                              "sbp": 98, "dbp": 61, "temp": 36.4, "gcs": 14, "etco2": 33}))
+    casualty_record_store(terminal=medic, casualty_id=casualty, client_id="v2",
+                          payload=Vitals.model_validate({"t": now.isoformat(), "sbp": 101}))
+    casualty_record_store(terminal=medic, casualty_id=casualty, client_id="w1",
+                          payload=Waveform.model_validate({
+                              "t0": now.isoformat(), "hz": 250, "signal": "ecg_ii",
+                              "unit": "mV", "samples": ECG}))
+    casualty_record_store(terminal=medic, casualty_id=casualty, client_id="w2",
+                          payload=Waveform.model_validate({
+                              "t0": now.isoformat(), "hz": 50, "signal": "pleth",
+                              "unit": "au", "samples": [1.0, 2.0]}))
     upload = SimpleUploadedFile("leg.png", png_bytes(), content_type="image/png")
     media = media_store(terminal=medic, upload=upload, max_bytes=10_000_000)
     media_share(terminal=medic, topic=parse_topic(f"casualty:{casualty}"), client_id="m1",
