@@ -1,11 +1,13 @@
 """Group commit: many frames in one transaction keep their own seq, idempotency and reply."""
 
 import asyncio
+import threading
+import time
 import uuid
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from tests.conftest import casualty_report_data
 from tests.support.db import in_db
@@ -107,6 +109,59 @@ def test_one_frame_twice_in_a_batch_is_stored_once_and_both_copies_get_its_seq(r
         apply_once_many(frames=[copy, _vitals(medic, casualty, 81), copy]))
     assert first.seq == second.seq != other.seq
     assert [client_id for _, client_id, _ in _journal(f"casualty:{casualty}")].count("twice") == 1
+
+
+def _lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                       "AND datname = current_database()")
+        return int(cursor.fetchone()[0])
+
+
+def test_a_copy_committed_by_another_transaction_during_a_batch_is_stored_once(roles):
+    """Batches take no advisory locks: the unique (terminal, id) turns the late copy into a
+    failed batch, whose frames then run alone and find the other's entry."""
+    from hub.journal import apply_once_many
+
+    medic = _terminal(roles.field)
+    casualty = _casualty(medic)
+    holding, release = threading.Event(), threading.Event()
+    results: dict[str, Any] = {}
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                results["first"] = apply_once_many(frames=[
+                    _vitals(medic, casualty, 70, client_id="copy")])
+                holding.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def batch() -> None:
+        try:
+            results["batch"] = apply_once_many(frames=[
+                _vitals(medic, casualty, 71, client_id="copy"), _vitals(medic, casualty, 72)])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=batch)]
+    threads[0].start()
+    assert holding.wait(10)
+    threads[1].start()
+    # The batch has looked (and found nothing) and now waits for the first's locks.
+    deadline = time.monotonic() + 10
+    while _lock_waiters() < 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _lock_waiters() >= 1
+    release.set()
+    for thread in threads:
+        thread.join(30)
+    [first_copy] = _stored(results["first"])
+    late_copy, other = _stored(results["batch"])
+    assert late_copy.seq == first_copy.seq != other.seq
+    assert [(client_id, hr) for _, client_id, hr in _journal(f"casualty:{casualty}")
+            if hr is not None] == [("copy", 70), (other.id, 72)]
 
 
 def test_a_forbidden_frame_in_a_batch_gets_forbidden_and_the_others_are_stored(roles):
