@@ -74,10 +74,10 @@ class _CoalescingPublisher:
         self.scheduled = False
         self.clients: dict[int, aioredis.Redis] = {}
 
-    def hand_over(self, group: str, event: dict[str, Any]) -> None:
-        """From any thread; it never waits for Redis."""
+    def hand_over(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """From any thread; it never waits for Redis. `events` are (group, event) in order."""
         with self.lock:
-            self.pending.append((group, event))
+            self.pending.extend(events)
             if self.scheduled:
                 return
             self.scheduled = True
@@ -156,29 +156,32 @@ def _publisher_for(loop: asyncio.AbstractEventLoop) -> _CoalescingPublisher | No
     return publisher
 
 
-def _dispatch(group: str, event: dict[str, Any]) -> None:
+def _dispatch(events: list[tuple[str, dict[str, Any]]]) -> None:
     loop = _server_loop
     if loop is not None and loop.is_running():
         publisher = _publisher_for(loop)
         if publisher is not None:
-            publisher.hand_over(group, event)
+            publisher.hand_over(events)
         return
     if loop is not None:
         # The server is stopping: async_to_sync would wait forever on its stopped loop and
-        # hold the exit. The message is in the journal; subscribers read it on reconnect.
-        logger.info("server loop stopped; %s is left to the journal", event["type"])
+        # hold the exit. The messages are in the journal; subscribers read them on reconnect.
+        logger.info("server loop stopped; %d event(s) left to the journal", len(events))
         return
-    async_to_sync(_publish)(group, event)
+    for group, event in events:
+        async_to_sync(_publish)(group, event)
 
 
-def broadcast(message: StoredMessage) -> None:
-    _dispatch(
-        group_for_topic(message.topic),
-        {"type": "journal.message", "topic": message.topic, "seq": message.seq,
-         "message_type": message.type, "text": message.frame_text()},
-    )
+def broadcast(*messages: StoredMessage) -> None:
+    """Publish committed messages, in the order given (a transaction's, in commit order)."""
+    _dispatch([
+        (group_for_topic(message.topic),
+         {"type": "journal.message", "topic": message.topic, "seq": message.seq,
+          "message_type": message.type, "text": message.frame_text()})
+        for message in messages
+    ])
 
 
 def broadcast_access_change(topic: str) -> None:
     """Tell subscribers of `topic` to re-check their right to read it (a transport ended...)."""
-    _dispatch(group_for_topic(topic), {"type": "access.changed", "topic": topic})
+    _dispatch([(group_for_topic(topic), {"type": "access.changed", "topic": topic})])

@@ -1,10 +1,9 @@
 """Reads of the hub: the journal, topic heads, terminals by credential."""
 
-from django.db.models import Q
-
 from hub.journal import StoredMessage
 from hub.models import JournalEntry, Terminal, Topic
 from hub.services import token_hash
+from hub.sql import binary_cursor, json_text
 
 
 def journal_read(*, topic: str, after_seq: int, limit: int, until_seq: int | None = None
@@ -21,7 +20,18 @@ def journal_find(*, terminal: Terminal, client_id: str) -> StoredMessage | None:
 
 
 def topic_heads(*, topics: list[str]) -> dict[str, int]:
-    return dict(Topic.objects.filter(name__in=topics).values_list("name", "head_seq"))
+    # A raw statement (hub.sql): the watcher asks this of every subscribed topic each second,
+    # and the ORM's compiling of a list of hundreds of names held the GIL for milliseconds
+    # and left thousands of objects for the garbage collector (docs/performance.md).
+    if not topics:
+        return {}
+    with binary_cursor() as cursor:
+        cursor.execute(
+            f"SELECT name, head_seq FROM {Topic._meta.db_table} "
+            "WHERE name IN (SELECT jsonb_array_elements_text(%b::jsonb))",
+            [json_text(topics)],
+        )
+        return dict(cursor.fetchall())
 
 
 def terminal_for_token(*, token: str) -> Terminal | None:
@@ -42,7 +52,13 @@ def terminal_for_user(*, user_id: int) -> Terminal | None:
 
 def terminal_credentials(*, terminal_ids: list[int]) -> dict[int, tuple[str | None, bool]]:
     """Current token hash and revocation of each terminal, for closing revoked sockets."""
-    rows = Terminal.objects.filter(Q(pk__in=terminal_ids)).values_list(
-        "pk", "token_hash", "revoked_at"
-    )
-    return {pk: (hashed, revoked_at is not None) for pk, hashed, revoked_at in rows}
+    # Raw, as topic_heads: the watcher's other question of every pass.
+    if not terminal_ids:
+        return {}
+    with binary_cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, token_hash, revoked_at IS NOT NULL FROM {Terminal._meta.db_table} "
+            "WHERE id IN (SELECT jsonb_array_elements_text(%b::jsonb)::bigint)",
+            [json_text(terminal_ids)],
+        )
+        return {pk: (hashed, revoked) for pk, hashed, revoked in cursor.fetchall()}

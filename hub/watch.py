@@ -83,8 +83,7 @@ class SubscriptionWatch:
     def _read(
         topics: list[str], terminal_ids: list[int]
     ) -> tuple[dict[str, int], dict[int, tuple[str | None, bool]]]:
-        heads = topic_heads(topics=topics) if topics else {}
-        return heads, terminal_credentials(terminal_ids=terminal_ids)
+        return topic_heads(topics=topics), terminal_credentials(terminal_ids=terminal_ids)
 
 
 _watches: dict[int, SubscriptionWatch] = {}

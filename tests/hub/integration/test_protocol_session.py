@@ -5,6 +5,7 @@ import json
 import uuid
 
 import pytest
+import requests
 import websockets
 
 from tests.conftest import casualty_report_data
@@ -12,6 +13,8 @@ from tests.support.db import in_db
 from tests.support.protocol import RawTerminal, connect_terminal
 
 pytestmark = pytest.mark.asyncio
+
+PASSWORD = "correct horse battery"
 
 
 async def test_token_hello_is_welcomed_with_the_terminal_and_event(live_hub, roles):
@@ -47,6 +50,53 @@ async def test_silence_after_opening_closes_with_4401_after_ten_seconds(live_hub
 
 async def test_session_hello_without_origin_is_refused(live_hub, roles):
     terminal = await RawTerminal.open(live_hub.ws_url)
+    await terminal.send_raw(json.dumps({"type": "hello", "id": "h"}))
+    assert await terminal.wait_closed() == 4401
+
+
+def _user_for_terminal_of(token: str) -> tuple[str, str]:
+    """A user bound to the terminal of `token`: its user name, its terminal's name."""
+    from django.contrib.auth.models import User
+
+    from hub.models import Terminal
+    from hub.services import token_hash
+
+    user = User.objects.create_user(f"user-{uuid.uuid4().hex[:8]}", password=PASSWORD)
+    terminal = Terminal.objects.get(token_hash=token_hash(token))
+    terminal.user = user
+    terminal.save(update_fields=["user"])
+    return user.username, terminal.name
+
+
+def _logged_in_session(hub, username: str) -> str:
+    """The session cookie the hub's own login page sets (its SECRET_KEY signs the session)."""
+    session = requests.Session()
+    session.get(f"{hub.http_url}/login/", timeout=5)
+    session.post(f"{hub.http_url}/login/", timeout=5, data={
+        "username": username, "password": PASSWORD,
+        "csrfmiddlewaretoken": session.cookies["csrftoken"],
+    }, headers={"Referer": f"{hub.http_url}/login/"})
+    cookie = session.cookies.get("sessionid")
+    assert cookie is not None, "the hub's login page did not log the user in"
+    return cookie
+
+
+async def test_a_logged_in_browser_says_hello_with_its_session_and_is_welcomed(live_hub, roles):
+    username, name = await in_db(_user_for_terminal_of, roles.command)
+    session_key = await asyncio.to_thread(_logged_in_session, live_hub, username)
+    terminal = await RawTerminal.open(live_hub.ws_url, origin=live_hub.http_url,
+                                      headers={"Cookie": f"sessionid={session_key}"})
+    welcome = await terminal.hello(None)
+    assert welcome["type"] == "welcome"
+    assert welcome["data"]["terminal"]["name"] == name
+    # The socket lives on after hello, sends and all, on the session read at connect.
+    assert (await terminal.request({"type": "ping", "id": "p"}))["type"] == "pong"
+    await terminal.close()
+
+
+async def test_a_session_cookie_that_names_no_session_closes_with_4401(live_hub, roles):
+    terminal = await RawTerminal.open(live_hub.ws_url, origin=live_hub.http_url,
+                                      headers={"Cookie": "sessionid=no-such-session"})
     await terminal.send_raw(json.dumps({"type": "hello", "id": "h"}))
     assert await terminal.wait_closed() == 4401
 
