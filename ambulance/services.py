@@ -107,39 +107,25 @@ def _eta_drafts(*, moved: dict[int, tuple[Unit, Point]], now: datetime) -> list[
     return drafts
 
 
-def _position_history_insert(*, frames: list[PositionFrame], units: dict[str, Unit],
-                             received_at: datetime) -> None:
-    # Rows as one JSON parameter (hub.sql): the ORM's bulk insert compiles every value of
-    # every row, the largest single cost of a batch in the profile (docs/performance.md).
-    with binary_cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {UnitPosition._meta.db_table} "
-            "(unit_id, measured_at, received_at, location, heading, speed, accuracy) "
-            "SELECT (f->>0)::bigint, (f->>1)::timestamptz, %b, "
-            "ST_SetSRID(ST_MakePoint((f->>2)::float8, (f->>3)::float8), 4326), "
-            "(f->>4)::float8, (f->>5)::float8, (f->>6)::float8 "
-            "FROM jsonb_array_elements(%b::jsonb) AS f",
-            [received_at, json_text([
-                [units[frame.callsign].pk, frame.payload.t.isoformat(), frame.payload.lon,
-                 frame.payload.lat, frame.payload.heading, frame.payload.speed,
-                 frame.payload.accuracy]
-                for frame in frames])],
-        )
-
-
-def _units_move(*, newest: dict[str, PositionFrame], units: dict[str, Unit]) -> None:
-    with binary_cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Unit._meta.db_table} AS unit SET "
-            "position = ST_SetSRID(ST_MakePoint((f->>1)::float8, (f->>2)::float8), 4326), "
-            "position_at = (f->>3)::timestamptz, heading = (f->>4)::float8, "
-            "speed = (f->>5)::float8 "
-            "FROM jsonb_array_elements(%b::jsonb) AS f WHERE unit.id = (f->>0)::bigint",
-            [json_text([
-                [units[callsign].pk, frame.payload.lon, frame.payload.lat,
-                 frame.payload.t.isoformat(), frame.payload.heading, frame.payload.speed]
-                for callsign, frame in newest.items()])],
-        )
+# The position path's writes, in the journal's own statement (hub.journal._APPEND's row
+# writes). A fix's row is [unit, measured at, lon, lat, heading, speed, accuracy, moves]: it
+# joins the history, received when stored, and moves the unit if it is the unit's newest.
+_POSITION_HISTORY_INSERT = (
+    f"INSERT INTO {UnitPosition._meta.db_table} "
+    "(unit_id, measured_at, received_at, location, heading, speed, accuracy) "
+    "SELECT (row->>0)::bigint, (row->>1)::timestamptz, stored_at, "
+    "ST_SetSRID(ST_MakePoint((row->>2)::float8, (row->>3)::float8), 4326), "
+    "(row->>4)::float8, (row->>5)::float8, (row->>6)::float8 "
+    "FROM stored WHERE type = 'position'"
+)
+_UNITS_MOVE = (
+    f"UPDATE {Unit._meta.db_table} AS unit SET "
+    "position = ST_SetSRID(ST_MakePoint((row->>2)::float8, (row->>3)::float8), 4326), "
+    "position_at = (row->>1)::timestamptz, heading = (row->>4)::float8, "
+    "speed = (row->>5)::float8 "
+    "FROM stored WHERE stored.type = 'position' AND (stored.row->>7)::boolean "
+    "AND unit.id = (stored.row->>0)::bigint"
+)
 
 
 def units_lock(*, callsigns: set[str]) -> dict[str, Unit]:
@@ -156,7 +142,7 @@ def units_lock(*, callsigns: set[str]) -> dict[str, Unit]:
 
 
 def unit_position_record_many(*, frames: list[PositionFrame]) -> list[StoredMessage]:
-    """Store position fixes (group commit): a statement per table, not six or more a frame.
+    """Store position fixes (group commit): three statements a batch, whatever its size.
 
     Runs inside the caller's transaction; returns the messages in the frames' order. The
     units are locked in callsign order (the order frame-by-frame batches took them in); each
@@ -170,7 +156,6 @@ def unit_position_record_many(*, frames: list[PositionFrame]) -> list[StoredMess
     if missing:
         raise Unit.DoesNotExist(f"unit {missing[0]} does not exist")
     now = timezone.now()
-    _position_history_insert(frames=frames, units=units, received_at=now)
     newest: dict[str, PositionFrame] = {}
     for frame in frames:
         chosen = newest.get(frame.callsign)
@@ -179,7 +164,6 @@ def unit_position_record_many(*, frames: list[PositionFrame]) -> list[StoredMess
             newest[frame.callsign] = frame
     eta_drafts: list[JournalDraft] = []
     if newest:
-        _units_move(newest=newest, units=units)
         eta_drafts = _eta_drafts(
             moved={units[callsign].pk: (units[callsign],
                                         Point(frame.payload.lon, frame.payload.lat, srid=4326))
@@ -189,10 +173,14 @@ def unit_position_record_many(*, frames: list[PositionFrame]) -> list[StoredMess
     messages = journal_append_many(drafts=[
         *(JournalDraft(topic=f"unit:{frame.callsign}", type="position",
                        data=frame.payload.wire(), terminal=frame.terminal,
-                       client_id=frame.client_id)
+                       client_id=frame.client_id,
+                       row=[units[frame.callsign].pk, frame.payload.t.isoformat(),
+                            frame.payload.lon, frame.payload.lat, frame.payload.heading,
+                            frame.payload.speed, frame.payload.accuracy,
+                            newest.get(frame.callsign) is frame])
           for frame in frames),
         *eta_drafts,
-    ])
+    ], row_writes=(_POSITION_HISTORY_INSERT, _UNITS_MOVE))
     return messages[:len(frames)]
 
 

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError, transaction
@@ -22,7 +23,6 @@ from field_terminal.schemas import VITAL_FIELDS, CasualtyReport, TriageUpdate, V
 from hub.errors import Conflict, Forbidden
 from hub.journal import JournalDraft, StoredMessage, journal_append, journal_append_many
 from hub.models import MediaFile, Terminal
-from hub.sql import binary_cursor, json_text
 
 # Triage closes once the receiving hospital has the patient or the patient has died.
 TRIAGE_CLOSED_STATUSES = ("handed_over", "deceased")
@@ -150,56 +150,57 @@ class RecordFrame:
     payload: Vitals | Waveform
 
 
+# The domain rows of casualty_records_store_many, stored in the journal's own statement
+# (hub.journal._APPEND's row writes): a vitals row is [casualty, measured at, recorded by,
+# the vital fields...]; a waveform row is [casualty, signal, unit, t0, hz, recorded by], its
+# samples read from the message's data, which the journal parsed already.
+_VITALS_INSERT = (
+    f"INSERT INTO {VitalSigns._meta.db_table} "
+    f"(casualty_id, measured_at, recorded_by, journal_seq, {', '.join(VITAL_FIELDS)}) "
+    "SELECT (row->>0)::uuid, (row->>1)::timestamptz, row->>2, seq, "
+    "(row->>3)::float8, (row->>4)::float8, (row->>5)::float8, (row->>6)::float8, "
+    "(row->>7)::float8, (row->>8)::float8, (row->>9)::smallint, (row->>10)::float8 "
+    "FROM stored WHERE type = 'vitals'"
+)
+_WAVEFORMS_INSERT = (
+    f"INSERT INTO {WaveformSegment._meta.db_table} "
+    "(casualty_id, signal, unit, t0, hz, recorded_by, journal_seq, samples) "
+    "SELECT (row->>0)::uuid, row->>1, row->>2, (row->>3)::timestamptz, (row->>4)::float8, "
+    "row->>5, seq, ARRAY(SELECT sample::float8 FROM "
+    "jsonb_array_elements_text(data->'samples') WITH ORDINALITY AS s(sample, n) ORDER BY n) "
+    "FROM stored WHERE type = 'waveform'"
+)
+
+
+def _record_row(frame: RecordFrame) -> list[Any]:
+    payload = frame.payload
+    if isinstance(payload, Vitals):
+        return [frame.casualty_id, payload.t.isoformat(), frame.terminal.name,
+                *(getattr(payload, name) for name in VITAL_FIELDS)]
+    return [frame.casualty_id, payload.signal, payload.unit, payload.t0.isoformat(),
+            payload.hz, frame.terminal.name]
+
+
 def casualty_records_store_many(*, frames: list[RecordFrame]) -> list[StoredMessage]:
-    """Store vitals and waveform frames (group commit): one statement per table, not three
-    a frame; vitals and waveforms of one batch share the journal's statements.
+    """Store vitals and waveform frames (group commit): the messages and their rows in one
+    statement, whatever their number and mix.
 
     Runs inside the caller's transaction; returns the messages in the frames' order.
     """
-    messages = journal_append_many(drafts=[
-        JournalDraft(topic=f"casualty:{frame.casualty_id}",
-                     type="vitals" if isinstance(frame.payload, Vitals) else "waveform",
-                     data=frame.payload.wire(), terminal=frame.terminal,
-                     client_id=frame.client_id)
-        for frame in frames
-    ])
-    vitals = []
-    segments = []
-    for frame, message in zip(frames, messages, strict=True):
-        payload = frame.payload
-        if isinstance(payload, Vitals):
-            vitals.append([frame.casualty_id, payload.t.isoformat(), frame.terminal.name,
-                           message.seq, *(getattr(payload, name) for name in VITAL_FIELDS)])
-        else:
-            # The samples are read from the message's data, already JSON text: spelling 25
-            # or more floats again would cost more than the rest of the row.
-            segments.append(json_text([frame.casualty_id, payload.signal, payload.unit,
-                                       payload.t0.isoformat(), payload.hz, frame.terminal.name,
-                                       message.seq])[:-1] + f",{message.data_text}]")
-    # Rows as one JSON parameter (hub.sql): the ORM's bulk insert compiles every value of
-    # every row, the largest cost of a batch in the profile (docs/performance.md).
-    with binary_cursor() as cursor:
-        if vitals:
-            cursor.execute(
-                f"INSERT INTO {VitalSigns._meta.db_table} "
-                f"(casualty_id, measured_at, recorded_by, journal_seq, {', '.join(VITAL_FIELDS)}) "
-                "SELECT (v->>0)::uuid, (v->>1)::timestamptz, v->>2, (v->>3)::bigint, "
-                "(v->>4)::float8, (v->>5)::float8, (v->>6)::float8, (v->>7)::float8, "
-                "(v->>8)::float8, (v->>9)::float8, (v->>10)::smallint, (v->>11)::float8 "
-                "FROM jsonb_array_elements(%b::jsonb) AS v",
-                [json_text(vitals)],
-            )
-        if segments:
-            cursor.execute(
-                f"INSERT INTO {WaveformSegment._meta.db_table} "
-                "(casualty_id, signal, unit, t0, hz, recorded_by, journal_seq, samples) "
-                "SELECT (w->>0)::uuid, w->>1, w->>2, (w->>3)::timestamptz, (w->>4)::float8, "
-                "w->>5, (w->>6)::bigint, ARRAY(SELECT sample::float8 FROM "
-                "jsonb_array_elements_text(w->7->'samples') WITH ORDINALITY AS s(sample, n) "
-                "ORDER BY n) FROM jsonb_array_elements(%b::jsonb) AS w",
-                [f"[{','.join(segments)}]"],
-            )
-    return messages
+    kinds = {type(frame.payload) for frame in frames}
+    return journal_append_many(
+        drafts=[
+            JournalDraft(topic=f"casualty:{frame.casualty_id}",
+                         type="vitals" if isinstance(frame.payload, Vitals) else "waveform",
+                         data=frame.payload.wire(), terminal=frame.terminal,
+                         client_id=frame.client_id, row=_record_row(frame))
+            for frame in frames
+        ],
+        # Only the inserts this batch needs: an empty one would still cost its CTE.
+        row_writes=tuple(insert for kind, insert in ((Vitals, _VITALS_INSERT),
+                                                      (Waveform, _WAVEFORMS_INSERT))
+                          if kind in kinds),
+    )
 
 
 def casualty_record_store(

@@ -1,13 +1,14 @@
 """The journal: every message any terminal can see, stored before anyone sees it.
 
 How per-topic seq stays 1, 2, 3, ... with no gap and no duplicate, however many writers:
-`journal_append_many` moves the topic's head in one `INSERT ... ON CONFLICT DO UPDATE
-... RETURNING`. That takes the row lock of `hub_topic.name`, and PostgreSQL holds it until the
-transaction ends. A second writer on the same topic blocks on the lock, then reads the
-committed head; if the first rolled back, its increment is rolled back with it. So seq n+1
-is taken only after seq n committed (or vanished), the unique (topic, seq) constraint is a
-backstop, and "seq order" is "commit order" — which also means that when a subscriber sees
-seq n committed, every seq below n is committed and readable for gap filling.
+`journal_append_many` moves the topic's head with an `INSERT ... ON CONFLICT DO UPDATE` (a
+CTE of its one statement). That takes the row lock of `hub_topic.name`, and PostgreSQL holds
+it until the transaction ends. A second writer on the same topic blocks on the lock, then
+reads the committed head; if the first rolled back, its increment is rolled back with it.
+So seq n+1 is taken only after seq n committed (or vanished), the unique (topic, seq)
+constraint is a backstop, and "seq order" is "commit order" — which also means that when a
+subscriber sees seq n committed, every seq below n is committed and readable for gap
+filling.
 
 Because those row locks last to commit, a transaction that appends to several topics can
 deadlock with one that appends to the same topics in another order. Two defences: a
@@ -23,7 +24,6 @@ import logging
 import random
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -162,63 +162,87 @@ def _broadcast_after_commit(messages: list[StoredMessage]) -> None:
 
 @dataclass(frozen=True)
 class JournalDraft:
-    """One message for journal_append_many; the fields are journal_append's."""
+    """One message for journal_append_many; the fields are journal_append's, and `row`.
+
+    `row` is a domain row stored with the message in the journal's own statement, by one of
+    journal_append_many's `row_writes`: a list of JSON values that the insert reads as
+    `row->0`, `row->>1`...
+    """
 
     topic: str
     type: str
     data: dict[str, Any]
     terminal: Terminal | None
     client_id: str | None = None
+    row: list[Any] | None = None
 
 
-def journal_append_many(*, drafts: list[JournalDraft]) -> list[StoredMessage]:
-    """journal_append for many messages, in two statements whatever their number.
+# One statement for any number of messages (rows as one JSON parameter, hub.sql). `heads`
+# moves each topic's head by its number of messages, the topics in name order (so two such
+# writers lock them in the same order); `stored` gives each message its seq, a topic's
+# messages in list order; `journal` stores them. Row writes join as more CTEs over `stored`
+# (its columns: ord, topic, type, client_id, terminal_id, sender, data, row, stored_at, seq):
+# the messages and their domain rows in one round trip, where they took one a table.
+_APPEND = (
+    "WITH input AS ("
+    "SELECT e.ord, m->>0 AS topic, m->>1 AS type, m->>2 AS client_id, "
+    "(m->>3)::bigint AS terminal_id, m->>4 AS sender, m->5 AS data, m->6 AS row, "
+    "%b::timestamptz AS stored_at "
+    "FROM jsonb_array_elements(%b::jsonb) WITH ORDINALITY AS e(m, ord)), "
+    "heads AS ("
+    "INSERT INTO hub_topic (name, head_seq) "
+    "SELECT topic, count(*) FROM input GROUP BY topic ORDER BY topic "
+    "ON CONFLICT (name) DO UPDATE SET head_seq = hub_topic.head_seq + EXCLUDED.head_seq "
+    "RETURNING name, head_seq), "
+    "stored AS ("
+    "SELECT input.*, heads.head_seq - count(*) OVER per_topic "
+    "+ row_number() OVER (per_topic ORDER BY input.ord) AS seq "
+    "FROM input JOIN heads ON heads.name = input.topic "
+    "WINDOW per_topic AS (PARTITION BY input.topic)), "
+    f"journal AS (INSERT INTO {JournalEntry._meta.db_table} "
+    "(topic, seq, type, client_id, terminal_id, sender, data, stored_at) "
+    "SELECT topic, seq, type, client_id, terminal_id, sender, data, stored_at FROM stored)"
+    "{row_writes} "
+    "SELECT seq FROM stored ORDER BY ord"
+)
 
-    Each topic's head moves by its number of drafts in one upsert, the topics in name order
-    (so two such writers lock them in the same order); the drafts of one topic take its new
-    seqs in list order. Returns the messages in the drafts' order.
+
+def journal_append_many(*, drafts: list[JournalDraft],
+                        row_writes: tuple[str, ...] = ()) -> list[StoredMessage]:
+    """journal_append for many messages, in one statement whatever their number.
+
+    `row_writes` are `INSERT INTO table (...) SELECT ... FROM stored WHERE ...` (or `UPDATE
+    ... FROM stored WHERE ...`) statements for the drafts' domain rows, run in the same
+    statement (see _APPEND): `stored.row` is a draft's row, `stored.seq` its message's seq.
+    They see the tables as they were before the statement, not each other's rows. Returns the
+    messages in the drafts' order.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("journal_append_many must run inside the domain change's transaction")
     if not drafts:
         return []
-    counts = Counter(draft.topic for draft in drafts)
-    names = sorted(counts)
-    with binary_cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO hub_topic (name, head_seq) "
-            "SELECT t->>0, (t->>1)::bigint FROM jsonb_array_elements(%b::jsonb) AS t "
-            "ORDER BY 1 "
-            "ON CONFLICT (name) DO UPDATE SET head_seq = hub_topic.head_seq + EXCLUDED.head_seq "
-            "RETURNING name, head_seq",
-            [json_text([[name, counts[name]] for name in names])],
-        )
-        next_seq = {name: int(head) - counts[name] + 1 for name, head in cursor.fetchall()}
     stored_at = timezone.now()
-    messages = []
+    parts = []
+    addressed = []
     for draft in drafts:
         client_id, sender = _client_id_and_sender(draft.terminal, draft.client_id)
-        messages.append(StoredMessage(
-            topic=draft.topic, seq=next_seq[draft.topic], type=draft.type, id=client_id,
-            sender=sender, data=draft.data, stored_at=stored_at,
-            data_text=json_text(draft.data)))
-        next_seq[draft.topic] += 1
-    # One statement, its rows one JSON parameter (hub.sql); each row ends with the message's
-    # data, spliced in as the JSON text the frame will carry.
-    rows = ",".join(
-        json_text([m.topic, m.seq, m.type, m.id,
-                   draft.terminal.pk if draft.terminal is not None else None, m.sender])[:-1]
-        + f",{m.data_text}]"
-        for m, draft in zip(messages, drafts, strict=True)
-    )
+        data_text = json_text(draft.data)
+        addressed.append((client_id, sender, data_text))
+        # The data is spliced in as the JSON text the frame will carry.
+        head = json_text([draft.topic, draft.type, client_id,
+                          draft.terminal.pk if draft.terminal is not None else None, sender])
+        row = f",{json_text(draft.row)}" if draft.row is not None else ""
+        parts.append(f"{head[:-1]},{data_text}{row}]")
+    writes = "".join(f", row_write_{index} AS ({write})" for index, write in enumerate(row_writes))
     with binary_cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {JournalEntry._meta.db_table} "
-            "(topic, seq, type, client_id, terminal_id, sender, data, stored_at) "
-            "SELECT m->>0, (m->>1)::bigint, m->>2, m->>3, (m->>4)::bigint, m->>5, m->6, %b "
-            "FROM jsonb_array_elements(%b::jsonb) AS m",
-            [stored_at, f"[{rows}]"],
-        )
+        cursor.execute(_APPEND.format(row_writes=writes), [stored_at, f"[{','.join(parts)}]"])
+        seqs = [row[0] for row in cursor.fetchall()]
+    messages = [
+        StoredMessage(topic=draft.topic, seq=seq, type=draft.type, id=client_id, sender=sender,
+                      data=draft.data, stored_at=stored_at, data_text=data_text)
+        for draft, seq, (client_id, sender, data_text) in zip(drafts, seqs, addressed,
+                                                              strict=True)
+    ]
     _broadcast_after_commit(messages)
     return messages
 

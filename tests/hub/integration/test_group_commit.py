@@ -47,6 +47,19 @@ def _vitals(terminal: Any, casualty: str, hr: int, client_id: str | None = None)
         client_id=client_id or str(uuid.uuid4()), payload=payload))
 
 
+def _waveform(terminal: Any, casualty: str, samples: list[float]) -> Any:
+    from hub.consumers import _pending_frame
+    from hub.protocol import MESSAGE_TYPES, Submission, validate_payload
+    from hub.topics import parse_topic
+
+    waveform = MESSAGE_TYPES["waveform"]
+    payload = validate_payload(waveform, {"data": {
+        "signal": "ecg_ii", "unit": "mV", "t0": T, "hz": 250, "samples": samples}})
+    return _pending_frame(waveform, Submission(
+        terminal=terminal, topic=parse_topic(f"casualty:{casualty}"),
+        client_id=str(uuid.uuid4()), payload=payload))
+
+
 def _stored(outcomes: list[Any]) -> list[Any]:
     from hub.journal import StoredMessage
 
@@ -83,6 +96,36 @@ def test_frames_stored_together_take_consecutive_seqs_per_topic_in_arrival_order
         seq for hr in range(6)
         for seq in (_journal(f"casualty:{first}")[hr][0], _journal(f"casualty:{second}")[hr][0])
     ]
+
+
+def test_vitals_and_waveforms_of_one_batch_share_a_topic_and_each_row_names_its_seq(roles):
+    from field_terminal.models import VitalSigns, WaveformSegment
+    from hub.journal import apply_once_many
+
+    medic = _terminal(roles.field)
+    first, second = _casualty(medic), _casualty(medic)
+    frames = [_waveform(medic, first, [0.1, -0.25, 1e-7]), _vitals(medic, first, 80),
+              _vitals(medic, second, 90), _waveform(medic, first, [2.5, 3.0]),
+              _waveform(medic, second, [-1.0])]
+    outcomes = _stored(apply_once_many(frames=frames))
+    assert [outcome.type for outcome in outcomes] == [
+        "waveform", "vitals", "vitals", "waveform", "waveform"]
+    seqs = {f"casualty:{c}": [seq for seq, _, _ in _journal(f"casualty:{c}")]
+            for c in (first, second)}
+    # Arrival order within each topic, whatever the type.
+    assert [o.seq for o in outcomes if o.topic == f"casualty:{first}"] == seqs[
+        f"casualty:{first}"][-3:]
+    assert [o.seq for o in outcomes if o.topic == f"casualty:{second}"] == seqs[
+        f"casualty:{second}"][-2:]
+    by_seq = {(o.topic.removeprefix("casualty:"), o.seq): o for o in outcomes}
+    segments = list(WaveformSegment.objects.filter(casualty_id__in=[first, second]))
+    assert sorted((str(s.casualty_id), s.journal_seq, s.samples, s.hz) for s in segments) == sorted(
+        (key[0], key[1], message.data["samples"], 250.0)
+        for key, message in by_seq.items() if message.type == "waveform")
+    vitals = list(VitalSigns.objects.filter(casualty_id__in=[first, second]))
+    assert sorted((str(v.casualty_id), v.journal_seq, v.hr, v.recorded_by) for v in vitals) == sorted(
+        (key[0], key[1], message.data["hr"], medic.name)
+        for key, message in by_seq.items() if message.type == "vitals")
 
 
 def test_a_batch_resent_is_acknowledged_with_the_original_seqs_and_not_stored_again(roles):
