@@ -11,11 +11,13 @@ class Command(BaseCommand):
     help = "Write docs/protocol.md from the payload declarations (or print it with --stdout)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--stdout", action="store_true")
+        # Not dest "stdout": BaseCommand.execute takes options["stdout"] as its output stream.
+        parser.add_argument("--stdout", action="store_true", dest="to_stdout",
+                            help="print the reference instead of writing docs/protocol.md")
 
     def handle(self, *args: Any, **options: Any) -> None:
         text = render_protocol_reference()
-        if options["stdout"]:
+        if options["to_stdout"]:
             self.stdout.write(text)
             return
         target = Path(settings.BASE_DIR) / "docs" / "protocol.md"
