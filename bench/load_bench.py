@@ -63,7 +63,7 @@ from tests.support.hubs import DaphneProcess, free_port  # noqa: E402
 
 BENCH_DB = "mcihub_bench"
 EVENT = "bench"
-LADDER = [5, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 700, 1000, 1400, 2000]
+LADDER = [5, 10, 25, 50, 75, 100, 150, 200, 300, 400, 500, 700, 1000, 1400, 2000, 2800, 4000]
 MASS_CASUALTIES = 500
 VIEWERS = 20
 COMMAND_VIEWERS = 4
