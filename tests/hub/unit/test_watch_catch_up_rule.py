@@ -47,14 +47,21 @@ async def _pass(watch: SubscriptionWatch, socket: _Socket, head: int, monkeypatc
     await asyncio.sleep(0)
 
 
-async def test_a_message_late_in_the_layer_is_not_read_from_the_journal(monkeypatch):
+async def _seq_6_committed_since_the_last_pass(monkeypatch) -> tuple[SubscriptionWatch,
+                                                                      _Socket]:
+    """A socket at seq 5, and a watcher whose last pass read head 6: most likely on its way
+    through Redis, so nothing is read yet."""
     watch = SubscriptionWatch(interval=3600)
     socket = _Socket(last_seq=5)
     watch.consumers.add(socket)  # type: ignore[arg-type]
     await _pass(watch, socket, head=5, monkeypatch=monkeypatch)
-    # Seq 6 committed since the last pass: it is on its way through Redis.
     await _pass(watch, socket, head=6, monkeypatch=monkeypatch)
     assert socket.caught_up == []
+    return watch, socket
+
+
+async def test_a_message_late_in_the_layer_is_not_read_from_the_journal(monkeypatch):
+    watch, socket = await _seq_6_committed_since_the_last_pass(monkeypatch)
     # It arrived live before the next pass: still nothing to read.
     socket.subscriptions[TOPIC].last_seq = 6
     await _pass(watch, socket, head=6, monkeypatch=monkeypatch)
@@ -62,12 +69,7 @@ async def test_a_message_late_in_the_layer_is_not_read_from_the_journal(monkeypa
 
 
 async def test_a_message_the_layer_lost_is_read_from_the_journal_at_the_second_pass(monkeypatch):
-    watch = SubscriptionWatch(interval=3600)
-    socket = _Socket(last_seq=5)
-    watch.consumers.add(socket)  # type: ignore[arg-type]
-    await _pass(watch, socket, head=5, monkeypatch=monkeypatch)
-    await _pass(watch, socket, head=6, monkeypatch=monkeypatch)
-    assert socket.caught_up == []
+    watch, socket = await _seq_6_committed_since_the_last_pass(monkeypatch)
     # Seq 6 never came: behind the head the previous pass read, so read it now.
     await _pass(watch, socket, head=6, monkeypatch=monkeypatch)
     assert socket.caught_up == [TOPIC]
