@@ -40,7 +40,7 @@ class _Socket:
         self.revoked = True
 
 
-async def _pass(watch: SubscriptionWatch, socket: _Socket, head: int, monkeypatch) -> None:
+async def _pass(watch: SubscriptionWatch, head: int, monkeypatch) -> None:
     monkeypatch.setattr(SubscriptionWatch, "_read", staticmethod(
         lambda topics, terminal_ids: ({TOPIC: head}, {7: ("hash", False)})))
     await watch.tick()
@@ -54,8 +54,8 @@ async def _seq_6_committed_since_the_last_pass(monkeypatch) -> tuple[Subscriptio
     watch = SubscriptionWatch(interval=3600)
     socket = _Socket(last_seq=5)
     watch.consumers.add(socket)  # type: ignore[arg-type]
-    await _pass(watch, socket, head=5, monkeypatch=monkeypatch)
-    await _pass(watch, socket, head=6, monkeypatch=monkeypatch)
+    await _pass(watch, head=5, monkeypatch=monkeypatch)
+    await _pass(watch, head=6, monkeypatch=monkeypatch)
     assert socket.caught_up == []
     return watch, socket
 
@@ -64,14 +64,14 @@ async def test_a_message_late_in_the_layer_is_not_read_from_the_journal(monkeypa
     watch, socket = await _seq_6_committed_since_the_last_pass(monkeypatch)
     # It arrived live before the next pass: still nothing to read.
     socket.subscriptions[TOPIC].last_seq = 6
-    await _pass(watch, socket, head=6, monkeypatch=monkeypatch)
+    await _pass(watch, head=6, monkeypatch=monkeypatch)
     assert socket.caught_up == [] and not socket.revoked
 
 
 async def test_a_message_the_layer_lost_is_read_from_the_journal_at_the_second_pass(monkeypatch):
     watch, socket = await _seq_6_committed_since_the_last_pass(monkeypatch)
     # Seq 6 never came: behind the head the previous pass read, so read it now.
-    await _pass(watch, socket, head=6, monkeypatch=monkeypatch)
+    await _pass(watch, head=6, monkeypatch=monkeypatch)
     assert socket.caught_up == [TOPIC]
 
 
@@ -79,5 +79,5 @@ async def test_a_socket_whose_token_was_rotated_is_closed_at_the_next_pass(monke
     watch = SubscriptionWatch(interval=3600)
     socket = _Socket(last_seq=5, auth_token_hash="old-hash")
     watch.consumers.add(socket)  # type: ignore[arg-type]
-    await _pass(watch, socket, head=5, monkeypatch=monkeypatch)
+    await _pass(watch, head=5, monkeypatch=monkeypatch)
     assert socket.revoked
