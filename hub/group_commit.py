@@ -26,6 +26,11 @@ class GroupCommit:
         self.writers = writers
         self.max_frames = max_frames
         self.queue: list[tuple[PendingFrame, asyncio.Future[StoredMessage]]] = []
+        # Writers that will look at the queue again. Counted by the writers themselves as they
+        # stop, not by their tasks' done callbacks: those run a loop step later, and a frame
+        # queued in between (by a socket resuming from the last batch's ack) would find every
+        # writer still "running", start none, and wait for the next frame to come along.
+        self.writing = 0
         # Strong references: the loop keeps only weak ones to tasks it runs.
         self.running: set[asyncio.Task[None]] = set()
 
@@ -34,7 +39,8 @@ class GroupCommit:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[StoredMessage] = loop.create_future()
         self.queue.append((frame, future))
-        if len(self.running) < self.writers:
+        if self.writing < self.writers:
+            self.writing += 1
             task = loop.create_task(self._write())
             self.running.add(task)
             task.add_done_callback(self.running.discard)
@@ -43,21 +49,25 @@ class GroupCommit:
         return await future
 
     async def _write(self) -> None:
-        while self.queue:
-            batch, self.queue = self.queue[:self.max_frames], self.queue[self.max_frames:]
-            metrics.JOURNAL_BATCH_FRAMES.observe(len(batch))
-            frames = [frame for frame, _ in batch]
-            try:
-                outcomes = await self.write_batch(frames)
-            except Exception as error:
-                outcomes = [error for _ in frames]
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
-                if future.done():
-                    continue
-                if isinstance(outcome, Exception):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+        try:
+            while self.queue:
+                batch, self.queue = self.queue[:self.max_frames], self.queue[self.max_frames:]
+                metrics.JOURNAL_BATCH_FRAMES.observe(len(batch))
+                frames = [frame for frame, _ in batch]
+                try:
+                    outcomes = await self.write_batch(frames)
+                except Exception as error:
+                    outcomes = [error for _ in frames]
+                for (_, future), outcome in zip(batch, outcomes, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(outcome, Exception):
+                        future.set_exception(outcome)
+                    else:
+                        future.set_result(outcome)
+        finally:
+            # In the step that found the queue empty: whatever is queued after it starts a writer.
+            self.writing -= 1
 
 
 _group_commits: dict[int, GroupCommit] = {}
